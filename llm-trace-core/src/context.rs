@@ -1,0 +1,606 @@
+//! Call context: which annotated function (and which of its callers) an LLM call is made in.
+//!
+//! `#[traced_llm]` enters a [`Scope`] around a function body. Scopes form a per-thread stack;
+//! a call recorder asks for the [`CallContext`] of the innermost scope, which carries the
+//! function name, the call path of enclosing annotated functions, the union of their tags,
+//! their metadata and an optional session override.
+//!
+//! Entering a scope costs a push on a thread-local stack: no allocation, no lock. The full
+//! [`CallContext`] is only built when a call is actually recorded, and then cached in the scope
+//! so that every further call in the same scope shares it.
+//!
+//! Async bodies are wrapped in [`WithContext`], which pushes its scope for the duration of
+//! every `poll` and of its drop, as `tracing::Instrumented` does. So the context survives
+//! `.await` on any executor, and two tasks interleaved on one thread never see each other's.
+//! A task spawned onto an executor does not inherit the spawner's context unless it is carried
+//! over with [`LlmContextExt::with_llm_context`] (or [`spawn_thread`] for threads); without it,
+//! calls in the task see only the scopes entered inside the task (or none: `"unknown"`).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use crate::trace::{Metadata, Name};
+
+/// The function name recorded for calls made outside any annotated function.
+pub const UNKNOWN: &str = "unknown";
+
+/// What an LLM call knows about where it was made.
+///
+/// ```
+/// use llm_trace_core::context::{CallContext, Scope};
+///
+/// assert!(CallContext::current().is_none());
+/// Scope::new("handle_ticket", module_path!(), &["support"]).in_scope(|| {
+///     Scope::new("classify", module_path!(), &["classification", "support"]).in_scope(|| {
+///         let ctx = CallContext::current().unwrap();
+///         assert_eq!(ctx.function_name(), "classify");
+///         assert_eq!(ctx.call_path(), ["handle_ticket", "classify"]);
+///         assert_eq!(ctx.tags(), ["support", "classification"]);
+///     })
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallContext {
+    pub(crate) function_name: Name,
+    pub(crate) module_path: Name,
+    pub(crate) call_path: Arc<[Name]>,
+    pub(crate) tags: Arc<[Name]>,
+    pub(crate) metadata: Metadata,
+    pub(crate) session: Option<Arc<str>>,
+}
+
+impl CallContext {
+    /// The context of the innermost scope entered on this thread, if any.
+    pub fn current() -> Option<Arc<CallContext>> {
+        STACK.try_with(|stack| materialize(&mut stack.borrow_mut())).ok().flatten()
+    }
+
+    /// The innermost annotated function.
+    pub fn function_name(&self) -> &str {
+        &self.function_name
+    }
+
+    /// The module of the innermost annotated function.
+    pub fn module_path(&self) -> &str {
+        &self.module_path
+    }
+
+    /// The enclosing annotated functions, outermost first.
+    pub fn call_path(&self) -> &[Name] {
+        &self.call_path
+    }
+
+    /// The union of the enclosing scopes' tags, in order of first appearance.
+    pub fn tags(&self) -> &[Name] {
+        &self.tags
+    }
+
+    /// The enclosing scopes' metadata, inner scopes winning on equal keys.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The session set by the innermost scope that set one.
+    pub fn session(&self) -> Option<&Arc<str>> {
+        self.session.as_ref()
+    }
+
+    fn child_of(parent: Option<&CallContext>, scope: &ScopeData) -> CallContext {
+        let name = scope.name.clone();
+        let (call_path, tags, metadata, session) = match parent {
+            None => (
+                Arc::from([name.clone()]),
+                union_tags(&[], scope.tags),
+                scope.metadata.clone(),
+                scope.session.clone(),
+            ),
+            Some(parent) => {
+                let mut path = Vec::with_capacity(parent.call_path.len() + 1);
+                path.extend(parent.call_path.iter().cloned());
+                path.push(name.clone());
+                let tags = if scope.tags.iter().all(|t| parent.tags.iter().any(|p| p == t)) {
+                    parent.tags.clone()
+                } else {
+                    union_tags(&parent.tags, scope.tags)
+                };
+                (
+                    Arc::from(path),
+                    tags,
+                    parent.metadata.merged(&scope.metadata),
+                    scope.session.clone().or_else(|| parent.session.clone()),
+                )
+            }
+        };
+        CallContext {
+            function_name: name,
+            module_path: scope.module_path.clone(),
+            call_path,
+            tags,
+            metadata,
+            session,
+        }
+    }
+}
+
+fn union_tags(outer: &[Name], inner: &[&'static str]) -> Arc<[Name]> {
+    let mut tags: Vec<Name> = outer.to_vec();
+    for tag in inner {
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(Name::Borrowed(tag));
+        }
+    }
+    Arc::from(tags)
+}
+
+/// One annotated function call (or any other region of code) whose LLM calls should carry a
+/// name, tags and metadata. `#[traced_llm]` builds one of these; you rarely need to.
+///
+/// ```
+/// use llm_trace_core::context::{CallContext, Scope};
+///
+/// let scope = Scope::new("nightly_batch", module_path!(), &["batch"])
+///     .with_metadata("run", 42)
+///     .with_session("nightly-2026-11-26");
+/// scope.in_scope(|| {
+///     let ctx = CallContext::current().unwrap();
+///     assert_eq!(ctx.session().map(|s| &**s), Some("nightly-2026-11-26"));
+///     assert_eq!(ctx.metadata().get("run"), Some(&serde_json::json!(42)));
+/// });
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a scope does nothing until it is entered"]
+pub struct Scope {
+    frame: Frame,
+}
+
+#[derive(Debug, Clone)]
+enum Frame {
+    Scope(ScopeData),
+    /// A context carried over from another thread or task.
+    Captured(Arc<CallContext>),
+}
+
+#[derive(Debug, Clone)]
+struct ScopeData {
+    name: Name,
+    module_path: Name,
+    tags: &'static [&'static str],
+    metadata: Metadata,
+    session: Option<Arc<str>>,
+    /// The context built the first time a call was recorded in this scope.
+    cached: Option<Arc<CallContext>>,
+}
+
+impl Scope {
+    /// A scope for the function `name` in `module_path` with `tags`.
+    pub fn new(
+        name: impl Into<Name>,
+        module_path: impl Into<Name>,
+        tags: &'static [&'static str],
+    ) -> Scope {
+        Scope {
+            frame: Frame::Scope(ScopeData {
+                name: name.into(),
+                module_path: module_path.into(),
+                tags,
+                metadata: Metadata::default(),
+                session: None,
+                cached: None,
+            }),
+        }
+    }
+
+    /// A scope that re-enters a context captured elsewhere (see [`CallContext::current`]).
+    pub fn from_context(context: Arc<CallContext>) -> Scope {
+        Scope { frame: Frame::Captured(context) }
+    }
+
+    /// The same scope with one more metadata entry (any serializable value).
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl serde::Serialize) -> Scope {
+        if let Frame::Scope(data) = &mut self.frame {
+            data.metadata.insert(key, value);
+        }
+        self
+    }
+
+    /// The same scope, overriding the session id of every call inside it.
+    pub fn with_session(mut self, session: impl AsRef<str>) -> Scope {
+        if let Frame::Scope(data) = &mut self.frame {
+            data.session = Some(Arc::from(session.as_ref()));
+        }
+        self
+    }
+
+    /// Enters the scope on this thread until the guard is dropped. For synchronous code only:
+    /// across an `.await` use [`Scope::instrument`] instead.
+    pub fn enter(self) -> ScopeGuard {
+        let depth = push(self.frame);
+        ScopeGuard { depth, _not_send: PhantomData }
+    }
+
+    /// Runs `f` inside the scope.
+    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    /// Wraps a future so that it runs inside the scope on every poll and on drop.
+    pub fn instrument<F: Future>(self, future: F) -> WithContext<F> {
+        WithContext { frame: Some(self.frame), inner: Some(future) }
+    }
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pushes `frame`, returning the stack depth to restore.
+fn push(frame: Frame) -> usize {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            stack.push(frame);
+            stack.len() - 1
+        })
+        .unwrap_or(usize::MAX)
+}
+
+/// Restores the stack to `depth` entries, returning the frame that was at `depth` (so a
+/// future can keep the context it cached).
+fn pop_to(depth: usize) -> Option<Frame> {
+    STACK
+        .try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            if stack.len() <= depth {
+                return None;
+            }
+            let mut removed = stack.drain(depth..);
+            removed.next()
+        })
+        .ok()
+        .flatten()
+}
+
+fn materialize(stack: &mut [Frame]) -> Option<Arc<CallContext>> {
+    let (top, below) = stack.split_last_mut()?;
+    match top {
+        Frame::Captured(context) => Some(context.clone()),
+        Frame::Scope(scope) => {
+            if let Some(cached) = &scope.cached {
+                return Some(cached.clone());
+            }
+            let parent = materialize(below);
+            let context = Arc::new(CallContext::child_of(parent.as_deref(), scope));
+            scope.cached = Some(context.clone());
+            Some(context)
+        }
+    }
+}
+
+/// Leaves the scope when dropped, also when unwinding from a panic, so no stale context is
+/// left on the thread. Not `Send`: it belongs to the thread that entered the scope.
+#[derive(Debug)]
+#[must_use = "the scope is left when the guard is dropped"]
+pub struct ScopeGuard {
+    depth: usize,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        pop_to(self.depth);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future that runs inside a scope on every poll and on drop. Made by
+    /// [`Scope::instrument`] and [`LlmContextExt::with_llm_context`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        frame: Option<Frame>,
+        // Wrapped in an `Option` so that drop can destroy the future inside the scope.
+        #[pin]
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for WithContext<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.inner.as_ref().as_pin_ref().is_none() {
+                return;
+            }
+            let depth = this.frame.take().map(push);
+            this.inner.set(None);
+            if let Some(depth) = depth {
+                pop_to(depth);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            panic!("`WithContext` polled after completion");
+        };
+        let entered = Entered { depth: this.frame.take().map(push), frame: this.frame };
+        let output = inner.poll(cx);
+        drop(entered);
+        if output.is_ready() {
+            // Drop the finished future now, inside the scope, rather than later outside it.
+            let depth = this.frame.take().map(push);
+            this.inner.set(None);
+            if let Some(depth) = depth {
+                pop_to(depth);
+            }
+        }
+        output
+    }
+}
+
+/// Pops a future's frame after a poll (also when the poll panics) and gives it back to the
+/// future, with whatever context it cached meanwhile.
+struct Entered<'a> {
+    depth: Option<usize>,
+    frame: &'a mut Option<Frame>,
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        if let Some(depth) = self.depth {
+            *self.frame = pop_to(depth);
+        }
+    }
+}
+
+/// Carries the current call context into futures run elsewhere.
+///
+/// ```
+/// use llm_trace_core::context::{CallContext, LlmContextExt, Scope};
+///
+/// let task = Scope::new("outer", module_path!(), &[]).in_scope(|| {
+///     // Built here, run later (on another thread, or by an executor after the scope ended).
+///     async { CallContext::current().map(|c| c.function_name().to_owned()) }.with_llm_context()
+/// });
+/// let name = futures_lite_block_on(task);
+/// assert_eq!(name.as_deref(), Some("outer"));
+/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let waker = std::task::Waker::noop();
+/// #     let mut cx = std::task::Context::from_waker(&waker);
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// ```
+pub trait LlmContextExt: Future + Sized {
+    /// Wraps the future so that it runs in the context current now (if any).
+    fn with_llm_context(self) -> WithContext<Self> {
+        let frame = CallContext::current().map(Frame::Captured);
+        WithContext { frame, inner: Some(self) }
+    }
+}
+
+impl<F: Future> LlmContextExt for F {}
+
+/// Spawns a thread that runs `f` in the current call context.
+///
+/// ```
+/// use llm_trace_core::context::{spawn_thread, CallContext, Scope};
+///
+/// let handle = Scope::new("fan_out", module_path!(), &[]).in_scope(|| {
+///     spawn_thread(|| CallContext::current().unwrap().function_name().to_owned())
+/// });
+/// assert_eq!(handle.join().unwrap(), "fan_out");
+/// ```
+pub fn spawn_thread<F, T>(f: F) -> std::thread::JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let context = CallContext::current();
+    std::thread::spawn(move || match context {
+        Some(context) => Scope::from_context(context).in_scope(f),
+        None => f(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::task::Waker;
+
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    fn current_name() -> Option<String> {
+        CallContext::current().map(|c| c.function_name().to_owned())
+    }
+
+    /// Pending once, then ready: forces a context switch between interleaved futures.
+    struct YieldOnce(bool);
+    impl Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn no_scope_means_no_context() {
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn nested_scopes_build_path_tags_metadata_and_session() {
+        Scope::new("a", "m", &["x", "y"])
+            .with_metadata("k", 1)
+            .with_metadata("outer", true)
+            .in_scope(|| {
+                Scope::new("b", "m2", &["y", "z"])
+                    .with_metadata("k", 2)
+                    .with_session("s9")
+                    .in_scope(|| {
+                        let ctx = CallContext::current().unwrap();
+                        assert_eq!(ctx.function_name(), "b");
+                        assert_eq!(ctx.module_path(), "m2");
+                        assert_eq!(ctx.call_path(), ["a", "b"]);
+                        assert_eq!(ctx.tags(), ["x", "y", "z"]);
+                        assert_eq!(ctx.metadata().get("k"), Some(&serde_json::json!(2)));
+                        assert_eq!(ctx.metadata().get("outer"), Some(&serde_json::json!(true)));
+                        assert_eq!(ctx.session().map(|s| &**s), Some("s9"));
+                    });
+                assert_eq!(current_name().as_deref(), Some("a"));
+            });
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn the_context_is_built_once_per_scope() {
+        Scope::new("a", "m", &[]).in_scope(|| {
+            let first = CallContext::current().unwrap();
+            let second = CallContext::current().unwrap();
+            assert!(Arc::ptr_eq(&first, &second));
+        });
+    }
+
+    #[test]
+    fn a_panic_does_not_leave_a_stale_context() {
+        let result = std::panic::catch_unwind(|| {
+            Scope::new("doomed", "m", &[]).in_scope(|| panic!("boom"));
+        });
+        assert!(result.is_err());
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn a_panicking_poll_does_not_leave_a_stale_context() {
+        let result = std::panic::catch_unwind(|| {
+            block_on(Scope::new("doomed", "m", &[]).instrument(async { panic!("boom") }))
+        });
+        assert!(result.is_err());
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn async_context_survives_await_and_is_left_between_polls() {
+        let fut = Scope::new("task", "m", &[]).instrument(async {
+            assert_eq!(current_name().as_deref(), Some("task"));
+            YieldOnce(false).await;
+            current_name()
+        });
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        assert!(CallContext::current().is_none(), "context leaked out of a pending poll");
+        assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(Some("task".to_owned())));
+    }
+
+    #[test]
+    fn interleaved_futures_never_see_each_other() {
+        let make = |name: &'static str| {
+            Scope::new(name, "m", &[]).instrument(async move {
+                let mut seen = Vec::new();
+                for _ in 0..3 {
+                    seen.push(current_name().unwrap());
+                    YieldOnce(false).await;
+                }
+                seen
+            })
+        };
+        let (mut a, mut b) = (std::pin::pin!(make("a")), std::pin::pin!(make("b")));
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let (mut ra, mut rb) = (None, None);
+        while ra.is_none() || rb.is_none() {
+            if ra.is_none() {
+                if let Poll::Ready(v) = a.as_mut().poll(&mut cx) {
+                    ra = Some(v);
+                }
+            }
+            if rb.is_none() {
+                if let Poll::Ready(v) = b.as_mut().poll(&mut cx) {
+                    rb = Some(v);
+                }
+            }
+        }
+        assert_eq!(ra.unwrap(), ["a", "a", "a"]);
+        assert_eq!(rb.unwrap(), ["b", "b", "b"]);
+    }
+
+    #[test]
+    fn nested_async_scopes_build_the_call_path() {
+        let path = block_on(Scope::new("outer", "m", &["o"]).instrument(async {
+            Scope::new("inner", "m", &["i"])
+                .instrument(async {
+                    YieldOnce(false).await;
+                    let ctx = CallContext::current().unwrap();
+                    (ctx.call_path().to_vec(), ctx.tags().to_vec())
+                })
+                .await
+        }));
+        assert_eq!(path.0, ["outer", "inner"]);
+        assert_eq!(path.1, ["o", "i"]);
+    }
+
+    #[test]
+    fn dropping_a_future_runs_its_destructors_inside_the_scope() {
+        struct ReportOnDrop(std::sync::mpsc::Sender<Option<String>>);
+        impl Drop for ReportOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.send(current_name());
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let fut = Scope::new("cancelled", "m", &[]).instrument(async move {
+            let _report = ReportOnDrop(tx);
+            YieldOnce(false).await;
+        });
+        let mut fut = Box::pin(fut);
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        drop(fut);
+        assert_eq!(rx.recv().unwrap().as_deref(), Some("cancelled"));
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn spawned_threads_inherit_only_with_the_helper() {
+        Scope::new("parent", "m", &[]).in_scope(|| {
+            let with = spawn_thread(current_name).join().unwrap();
+            let without = std::thread::spawn(current_name).join().unwrap();
+            assert_eq!(with.as_deref(), Some("parent"));
+            assert_eq!(without, None);
+        });
+    }
+
+    #[test]
+    fn captured_context_is_the_parent_of_scopes_entered_under_it() {
+        let captured = Scope::new("root", "m", &["r"]).in_scope(|| CallContext::current().unwrap());
+        Scope::from_context(captured).in_scope(|| {
+            Scope::new("leaf", "m", &["l"]).in_scope(|| {
+                let ctx = CallContext::current().unwrap();
+                assert_eq!(ctx.call_path(), ["root", "leaf"]);
+                assert_eq!(ctx.tags(), ["r", "l"]);
+            })
+        });
+    }
+}

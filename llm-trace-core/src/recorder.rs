@@ -1,0 +1,419 @@
+//! The manual API: record any provider's call with a [`CallRecorder`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+use crate::context::{CallContext, UNKNOWN};
+use crate::pricing::TokenCounts;
+use crate::trace::{
+    FinishReason, LlmTrace, Metadata, Name, SCHEMA_VERSION, Timestamp, TraceError, TraceId,
+    UsageSource, preview,
+};
+use crate::tracer::Tracer;
+
+/// Starts recording a call on the current tracer (see [`Tracer::current`]).
+///
+/// `provider` and `operation` are usually string literals (`"anthropic"`, `"chat"`), `model`
+/// the model requested. The call's start time is now; it is recorded exactly once, when you
+/// call [`finish`](CallRecorder::finish) or [`fail`](CallRecorder::fail), or as `cancelled`
+/// when the recorder is dropped unfinished (the future making the call was dropped).
+///
+/// ```
+/// use llm_trace_core::{call, sink::MemorySink, ErrorKind, FinishReason, TraceError, Tracer, Usage};
+///
+/// # let memory = MemorySink::new();
+/// # let tracer = Tracer::builder().sink(memory.clone()).build()?;
+/// # let _default = tracer.set_default();
+/// # struct Reply { text: String, input_tokens: u64, output_tokens: u64, stop: &'static str }
+/// # fn my_provider_send(_: &str) -> Result<Reply, (u16, String)> {
+/// #     Ok(Reply { text: "Refund approved.".into(), input_tokens: 812, output_tokens: 40, stop: "end_turn" })
+/// # }
+/// let prompt = "Can I get a refund?";
+/// let mut call = call("anthropic", "chat", "claude-sonnet-4-5");
+/// call.temperature(0.2).max_tokens(1024).input(prompt);
+/// match my_provider_send(prompt) {
+///     Ok(reply) => {
+///         call.usage(Usage::new(reply.input_tokens, reply.output_tokens)).output(&reply.text);
+///         call.finish(FinishReason::from(reply.stop));
+///     }
+///     Err((status, message)) => {
+///         call.fail(TraceError::new(ErrorKind::from_status(status), message).with_status(status));
+///     }
+/// }
+/// # tracer.flush()?;
+/// # let trace = &memory.traces()[0];
+/// # assert_eq!(trace.completion_tokens, 40);
+/// # assert_eq!(trace.finish_reason.as_str(), "end_turn");
+/// # assert!(trace.cost_usd.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn call(
+    provider: impl Into<Name>,
+    operation: impl Into<Name>,
+    model: impl AsRef<str>,
+) -> CallRecorder {
+    CallRecorder::start(Tracer::current(), provider.into(), operation.into(), model.as_ref())
+}
+
+/// Token usage of one call, as the provider reported it (or as estimated).
+///
+/// `prompt_tokens` includes cached and cache-write tokens (OpenAI's convention; for Anthropic,
+/// add `cache_read_input_tokens` and `cache_creation_input_tokens` to `input_tokens`).
+/// `completion_tokens` includes reasoning tokens.
+///
+/// ```
+/// use llm_trace_core::Usage;
+///
+/// let usage = Usage::new(1200, 80).cached(1024).reasoning(30);
+/// assert_eq!(usage.total(), 1280);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Input tokens, including cached ones.
+    pub prompt_tokens: u64,
+    /// Output tokens, including reasoning ones.
+    pub completion_tokens: u64,
+    /// The provider's total, when it differs from the sum.
+    pub total_tokens: Option<u64>,
+    /// Input tokens read from the prompt cache.
+    pub cached_tokens: Option<u64>,
+    /// Input tokens written to the prompt cache (billed at the cache-write rate).
+    pub cache_write_tokens: Option<u64>,
+    /// Hidden reasoning tokens.
+    pub reasoning_tokens: Option<u64>,
+    /// Reported by the provider, or estimated.
+    pub source: UsageSource,
+}
+
+impl Usage {
+    /// Usage reported by the provider.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Usage {
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: None,
+            cached_tokens: None,
+            cache_write_tokens: None,
+            reasoning_tokens: None,
+            source: UsageSource::Provider,
+        }
+    }
+
+    /// With the provider's own total.
+    pub fn total_tokens(mut self, total: u64) -> Usage {
+        self.total_tokens = Some(total);
+        self
+    }
+
+    /// With cached input tokens.
+    pub fn cached(mut self, tokens: u64) -> Usage {
+        self.cached_tokens = Some(tokens);
+        self
+    }
+
+    /// With input tokens written to the cache.
+    pub fn cache_write(mut self, tokens: u64) -> Usage {
+        self.cache_write_tokens = Some(tokens);
+        self
+    }
+
+    /// With reasoning tokens.
+    pub fn reasoning(mut self, tokens: u64) -> Usage {
+        self.reasoning_tokens = Some(tokens);
+        self
+    }
+
+    /// Marks the counts as estimated locally rather than reported.
+    pub fn estimated(mut self) -> Usage {
+        self.source = UsageSource::Estimated;
+        self
+    }
+
+    /// The total: the provider's, or prompt + completion.
+    pub fn total(&self) -> u64 {
+        self.total_tokens.unwrap_or(self.prompt_tokens + self.completion_tokens)
+    }
+}
+
+/// Records one LLM call. Create it with [`call`] (or [`Tracer::call`]) just before sending the
+/// request; set what you know as you learn it; end it with [`finish`](Self::finish) or
+/// [`fail`](Self::fail). Dropping it unfinished records the call as `cancelled`.
+///
+/// Setters take `&mut self` and return it, so they chain. Text given to
+/// [`input`](Self::input) and [`output`](Self::output) is cut to the preview length before it
+/// is copied.
+#[derive(Debug)]
+#[must_use = "a call is recorded when it is finished, failed, or dropped"]
+pub struct CallRecorder {
+    tracer: Option<Tracer>,
+    /// `None` once the call has been recorded.
+    trace: Option<Box<LlmTrace>>,
+    start: Instant,
+    first_token: Option<Instant>,
+    cache_write_tokens: u64,
+    preview_chars: usize,
+    output_chars: usize,
+}
+
+impl CallRecorder {
+    pub(crate) fn start(
+        tracer: Option<Tracer>,
+        provider: Name,
+        operation: Name,
+        model: &str,
+    ) -> CallRecorder {
+        let wall = SystemTime::now();
+        let start = Instant::now();
+        let context = CallContext::current();
+        let session_id = match (context.as_ref().and_then(|c| c.session.clone()), &tracer) {
+            (Some(session), _) => session,
+            (None, Some(tracer)) => tracer.session_id().clone(),
+            (None, None) => Arc::from(UNKNOWN),
+        };
+        let empty = tracer.as_ref().map_or_else(|| Arc::from([]), Tracer::empty_names);
+        let (function_name, module_path, call_path, tags, metadata) = match context {
+            Some(ctx) => (
+                ctx.function_name.clone(),
+                ctx.module_path.clone(),
+                ctx.call_path.clone(),
+                ctx.tags.clone(),
+                ctx.metadata.clone(),
+            ),
+            None => (
+                Name::Borrowed(UNKNOWN),
+                Name::Borrowed(UNKNOWN),
+                empty.clone(),
+                empty,
+                Metadata::default(),
+            ),
+        };
+        let trace = LlmTrace {
+            schema: SCHEMA_VERSION,
+            trace_id: TraceId::at(wall),
+            session_id,
+            timestamp: Timestamp::from(wall),
+            function_name,
+            module_path,
+            call_path,
+            tags,
+            metadata,
+            provider,
+            operation,
+            model: Arc::from(model),
+            response_model: None,
+            temperature: None,
+            max_tokens: None,
+            stream: false,
+            tools: Vec::new(),
+            finish_reason: FinishReason::Cancelled,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            total_tokens: 0,
+            cached_tokens: None,
+            reasoning_tokens: None,
+            usage_source: UsageSource::None,
+            cost_usd: None,
+            latency_ms: 0.0,
+            ttft_ms: None,
+            error: None,
+            input_preview: String::new(),
+            output_preview: String::new(),
+            payload: None,
+        };
+        let preview_chars = tracer.as_ref().map_or(0, Tracer::preview_chars);
+        CallRecorder {
+            tracer,
+            trace: Some(Box::new(trace)),
+            start,
+            first_token: None,
+            cache_write_tokens: 0,
+            preview_chars,
+            output_chars: 0,
+        }
+    }
+
+    /// The id this call's trace will have.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.trace.as_ref().map(|t| t.trace_id)
+    }
+
+    fn trace(&mut self) -> &mut LlmTrace {
+        // Every consuming method takes `self`, so the trace is present while `&mut self` is.
+        self.trace.as_mut().expect("the trace is present until the recorder is consumed")
+    }
+
+    /// The requested sampling temperature.
+    pub fn temperature(&mut self, temperature: f32) -> &mut Self {
+        self.trace().temperature = Some(temperature);
+        self
+    }
+
+    /// The requested output token limit.
+    pub fn max_tokens(&mut self, max_tokens: u32) -> &mut Self {
+        self.trace().max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// Whether the response is streamed.
+    pub fn stream(&mut self, stream: bool) -> &mut Self {
+        self.trace().stream = stream;
+        self
+    }
+
+    /// Names of the tools offered to the model.
+    pub fn tools<I>(&mut self, names: I) -> &mut Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.trace().tools = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a tag to this call only (on top of the enclosing scopes' tags).
+    pub fn tag(&mut self, tag: impl Into<Name>) -> &mut Self {
+        let tag = tag.into();
+        let trace = self.trace();
+        if !trace.tags.contains(&tag) {
+            let mut tags = trace.tags.to_vec();
+            tags.push(tag);
+            trace.tags = Arc::from(tags);
+        }
+        self
+    }
+
+    /// Adds a metadata entry to this call only.
+    pub fn metadata(&mut self, key: impl Into<String>, value: impl serde::Serialize) -> &mut Self {
+        self.trace().metadata.insert(key, value);
+        self
+    }
+
+    /// The input to preview: usually the last user message.
+    pub fn input(&mut self, text: &str) -> &mut Self {
+        let max = self.preview_chars;
+        self.trace().input_preview = preview(text, max);
+        self
+    }
+
+    /// The model the provider says answered.
+    pub fn response_model(&mut self, model: &str) -> &mut Self {
+        let trace = self.trace();
+        if *trace.model != *model {
+            trace.response_model = Some(Arc::from(model));
+        } else {
+            trace.response_model = Some(trace.model.clone());
+        }
+        self
+    }
+
+    /// Marks the arrival of the first token of a streamed response (only the first call
+    /// counts).
+    pub fn first_token(&mut self) -> &mut Self {
+        if self.first_token.is_none() {
+            self.first_token = Some(Instant::now());
+        }
+        self
+    }
+
+    /// Token usage.
+    pub fn usage(&mut self, usage: Usage) -> &mut Self {
+        self.cache_write_tokens = usage.cache_write_tokens.unwrap_or(0);
+        let trace = self.trace();
+        trace.prompt_tokens = usage.prompt_tokens;
+        trace.completion_tokens = usage.completion_tokens;
+        trace.total_tokens = usage.total();
+        trace.cached_tokens = usage.cached_tokens;
+        trace.reasoning_tokens = usage.reasoning_tokens;
+        trace.usage_source = usage.source;
+        self
+    }
+
+    /// The output to preview (replaces any output given before).
+    pub fn output(&mut self, text: &str) -> &mut Self {
+        self.trace().output_preview.clear();
+        self.output_chars = 0;
+        self.append_output(text)
+    }
+
+    /// Appends streamed output to the preview; only the first preview-length characters are
+    /// kept, so this is cheap to call for every chunk.
+    pub fn append_output(&mut self, text: &str) -> &mut Self {
+        let room = self.preview_chars.saturating_sub(self.output_chars);
+        if room == 0 {
+            if !text.is_empty() && !self.trace().output_preview.ends_with('…') {
+                self.trace().output_preview.push('…');
+            }
+            return self;
+        }
+        let cut = preview(text, room);
+        self.output_chars += cut.chars().count().min(room);
+        self.trace().output_preview.push_str(&cut);
+        self
+    }
+
+    /// Records the call as finished for `reason`.
+    pub fn finish(mut self, reason: FinishReason) {
+        self.complete(reason, None);
+    }
+
+    /// Records the call as failed with `error` (finish reason `error`).
+    pub fn fail(mut self, error: TraceError) {
+        self.complete(FinishReason::Error, Some(error));
+    }
+
+    /// Records the call as cancelled now (what dropping the recorder does).
+    pub fn cancel(mut self) {
+        self.complete(FinishReason::Cancelled, None);
+    }
+
+    fn complete(&mut self, reason: FinishReason, error: Option<TraceError>) {
+        let Some(mut trace) = self.trace.take() else { return };
+        let Some(tracer) = self.tracer.take() else {
+            warn_no_tracer();
+            return;
+        };
+        let end = Instant::now();
+        trace.latency_ms = millis(end.duration_since(self.start));
+        trace.ttft_ms = self.first_token.map(|t| millis(t.duration_since(self.start)));
+        trace.finish_reason = reason;
+        trace.error = error;
+        let tokens = TokenCounts {
+            prompt_tokens: trace.prompt_tokens,
+            completion_tokens: trace.completion_tokens,
+            cached_tokens: trace.cached_tokens.unwrap_or(0),
+            cache_write_tokens: self.cache_write_tokens,
+        };
+        let prices = tracer.prices();
+        trace.cost_usd = trace
+            .response_model
+            .as_deref()
+            .and_then(|model| prices.cost(model, &tokens))
+            .or_else(|| prices.cost(&trace.model, &tokens));
+        tracer.record_boxed(trace);
+    }
+}
+
+impl Drop for CallRecorder {
+    fn drop(&mut self) {
+        if self.trace.is_some() {
+            self.complete(FinishReason::Cancelled, None);
+        }
+    }
+}
+
+fn millis(d: std::time::Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
+fn warn_no_tracer() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: "llm_trace",
+            "an LLM call finished but no tracer is installed, so it was not recorded: \
+             call llm_trace::init(llm_trace::Config::from_env()?) at startup"
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! The tracer: takes finished traces from callers, keeps the session summary, and hands the
+//! traces to a background writer through a bounded queue.
+//!
+//! The caller's cost ends at the queue: a summary update under a short lock and a channel
+//! send; serialization and I/O happen on the writer thread (see [`worker`]).
+
+mod global;
+mod rate_limit;
+mod worker;
+
+pub use global::{DefaultGuard, Guard, init, install};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
+
+use crate::config::{Config, Overflow};
+use crate::error::Error;
+use crate::pricing::PriceTable;
+use crate::recorder::CallRecorder;
+use crate::sink::{JsonlSink, Sink};
+use crate::summary::{Summarizer, Summary};
+use crate::trace::{LlmTrace, Name, TraceId};
+
+use rate_limit::RateLimited;
+use worker::{Msg, Shared};
+
+/// Records traces. Cheap to clone (one shared instance); most applications use the global one
+/// installed by [`init`], tests and libraries build their own.
+///
+/// ```
+/// use llm_trace_core::{sink::MemorySink, FinishReason, Tracer, Usage};
+///
+/// let memory = MemorySink::new();
+/// let tracer = Tracer::builder().sink(memory.clone()).build()?;
+///
+/// let mut call = tracer.call("anthropic", "chat", "claude-sonnet-4-5");
+/// call.input("Summarize this ticket").usage(Usage::new(1200, 150));
+/// call.finish(FinishReason::Stop);
+///
+/// tracer.flush()?;
+/// assert_eq!(memory.len(), 1);
+/// assert_eq!(tracer.stats().written, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    session_id: Arc<str>,
+    preview_chars: usize,
+    sample_rate: f64,
+    overflow: Overflow,
+    max_wait: Duration,
+    shutdown_timeout: Duration,
+    prices: PriceTable,
+    summary: Mutex<Summarizer>,
+    shared: Arc<Shared>,
+    tx: Sender<Msg>,
+    closed: AtomicBool,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Shared by every call outside any annotated function.
+    empty_names: Arc<[Name]>,
+    dropped_warning: RateLimited,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer")
+            .field("session_id", &self.inner.session_id)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracer {
+    /// A tracer configured by `config`, writing to the JSON-lines log in `config.dir`.
+    /// Fails (naming the path) if the log cannot be opened, or if the price file is bad.
+    pub fn new(config: Config) -> Result<Tracer, Error> {
+        Tracer::builder().config(config).sinks_from_config().build()
+    }
+
+    /// A builder with default settings and no sinks.
+    pub fn builder() -> TracerBuilder {
+        TracerBuilder {
+            config: Config::default(),
+            sinks: Vec::new(),
+            from_config: false,
+            prices: None,
+        }
+    }
+
+    /// Starts recording a call to `provider`'s `operation` with `model`. See [`CallRecorder`].
+    pub fn call(
+        &self,
+        provider: impl Into<Name>,
+        operation: impl Into<Name>,
+        model: impl AsRef<str>,
+    ) -> CallRecorder {
+        CallRecorder::start(Some(self.clone()), provider.into(), operation.into(), model.as_ref())
+    }
+
+    /// Records a finished trace: counts it in the summary and queues it for the sinks.
+    /// Never blocks on I/O; under [`Overflow::Wait`] it may wait for room in a full queue.
+    pub fn record(&self, trace: LlmTrace) {
+        self.record_boxed(Box::new(trace));
+    }
+
+    pub(crate) fn record_boxed(&self, trace: Box<LlmTrace>) {
+        let inner = &*self.inner;
+        inner.shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
+        inner.lock_summary().add(&trace);
+        if !inner.sampled(&trace) {
+            inner.shared.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if inner.closed.load(Ordering::Acquire) {
+            inner.count_dropped("the tracer was shut down");
+            return;
+        }
+        let result = match inner.tx.try_send(Msg::Trace(trace)) {
+            Ok(()) => return,
+            Err(TrySendError::Disconnected(_)) => Err("the writer thread has stopped"),
+            Err(TrySendError::Full(msg)) => match inner.overflow {
+                Overflow::Drop => Err("the queue is full (overflow policy: drop)"),
+                Overflow::Wait => match inner.tx.send_timeout(msg, inner.max_wait) {
+                    Ok(()) => Ok(()),
+                    Err(SendTimeoutError::Timeout(_)) => Err("the queue stayed full for max_wait"),
+                    Err(SendTimeoutError::Disconnected(_)) => Err("the writer thread has stopped"),
+                },
+            },
+        };
+        if let Err(why) = result {
+            inner.count_dropped(why);
+        }
+    }
+
+    /// Waits until every trace recorded before this call has been written and the sinks
+    /// flushed, for at most the configured shutdown timeout.
+    pub fn flush(&self) -> Result<(), FlushError> {
+        self.flush_timeout(self.inner.shutdown_timeout)
+    }
+
+    /// [`flush`](Self::flush) with an explicit time limit.
+    pub fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(FlushError::Closed);
+        }
+        let deadline = Instant::now() + timeout;
+        let (ack, done) = crossbeam_channel::bounded(1);
+        let timed_out = || FlushError::Timeout { pending: self.stats().pending() };
+        match self.inner.tx.send_deadline(Msg::Flush(ack), deadline) {
+            Ok(()) => {}
+            Err(SendTimeoutError::Timeout(_)) => return Err(timed_out()),
+            Err(SendTimeoutError::Disconnected(_)) => return Err(FlushError::Closed),
+        }
+        match done.recv_deadline(deadline) {
+            Ok(()) => Ok(()),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(timed_out()),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(FlushError::Closed),
+        }
+    }
+
+    /// Writes everything queued, shuts the sinks down and stops the writer thread, waiting at
+    /// most `timeout`. Traces recorded afterwards are counted as dropped. Calling it again
+    /// returns the same accounting without waiting.
+    ///
+    /// ```
+    /// # let tracer = llm_trace_core::Tracer::builder().build().unwrap();
+    /// let report = tracer.shutdown(std::time::Duration::from_secs(5));
+    /// assert!(report.is_complete(), "{report}");
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> ShutdownReport {
+        let inner = &*self.inner;
+        let deadline = Instant::now() + timeout;
+        let first = !inner.closed.swap(true, Ordering::AcqRel);
+        let mut timed_out = false;
+        if first {
+            let (ack, done) = crossbeam_channel::bounded(1);
+            let sent = inner.tx.send_deadline(Msg::Shutdown(ack), deadline).is_ok();
+            timed_out = !sent || done.recv_deadline(deadline).is_err();
+        }
+        if !timed_out {
+            if let Some(worker) = inner.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = worker.join();
+            }
+        }
+        let stats = self.stats();
+        ShutdownReport {
+            timed_out: timed_out || stats.pending() > 0,
+            written: stats.written,
+            lost: stats.dropped + stats.failed,
+            unwritten: stats.pending(),
+        }
+    }
+
+    /// Counters since the tracer started.
+    pub fn stats(&self) -> Stats {
+        self.inner.shared.stats(self.inner.tx.len())
+    }
+
+    /// A snapshot of the session summary: every call recorded so far, sampled out or not.
+    pub fn summary(&self) -> Summary {
+        self.inner.lock_summary().summary(&self.inner.session_id)
+    }
+
+    /// The default session id of calls recorded by this tracer.
+    pub fn session_id(&self) -> &Arc<str> {
+        &self.inner.session_id
+    }
+
+    /// The price table used for `cost_usd`.
+    pub fn prices(&self) -> &PriceTable {
+        &self.inner.prices
+    }
+
+    pub(crate) fn preview_chars(&self) -> usize {
+        self.inner.preview_chars
+    }
+
+    pub(crate) fn empty_names(&self) -> Arc<[Name]> {
+        self.inner.empty_names.clone()
+    }
+
+    /// The tracer calls use when none is given: the innermost [`set_default`](Self::set_default)
+    /// on this thread, else the global one from [`init`], else none.
+    pub fn current() -> Option<Tracer> {
+        global::current()
+    }
+
+    /// The global tracer installed by [`init`], if any.
+    pub fn global() -> Option<&'static Tracer> {
+        global::global()
+    }
+
+    /// Makes this tracer the default for calls on this thread until the guard is dropped
+    /// (for tests and for libraries with their own tracer).
+    pub fn set_default(&self) -> DefaultGuard {
+        global::set_default(self.clone())
+    }
+}
+
+impl Inner {
+    fn lock_summary(&self) -> MutexGuard<'_, Summarizer> {
+        // The summary is only ever updated by whole additions; a panic elsewhere while the
+        // lock was held cannot have left it inconsistent.
+        self.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn sampled(&self, trace: &LlmTrace) -> bool {
+        if self.sample_rate >= 1.0 {
+            return true;
+        }
+        if self.sample_rate <= 0.0 {
+            return false;
+        }
+        trace.is_error() || sample_keeps(&trace.trace_id, self.sample_rate)
+    }
+
+    fn count_dropped(&self, why: &str) {
+        let dropped = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        self.dropped_warning.warn(|suppressed| {
+            tracing::warn!(
+                target: "llm_trace",
+                dropped_total = dropped,
+                suppressed_warnings = suppressed,
+                "llm-trace dropped a trace: {why}"
+            );
+        });
+    }
+}
+
+/// Deterministic sampling: the same trace id is always kept or always left out at a given
+/// rate, so several services sampling one id agree.
+pub(crate) fn sample_keeps(id: &TraceId, rate: f64) -> bool {
+    (id.random_part() as f64) < rate * (u64::MAX as f64)
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: write what is queued before the writer stops.
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let (ack, done) = crossbeam_channel::bounded(1);
+            let deadline = Instant::now() + self.shutdown_timeout;
+            if self.tx.send_deadline(Msg::Shutdown(ack), deadline).is_ok() {
+                let _ = done.recv_deadline(deadline);
+            }
+        }
+    }
+}
+
+/// Builds a [`Tracer`].
+///
+/// ```
+/// use llm_trace_core::{sink::MemorySink, Config, Tracer};
+///
+/// let mut config = Config::default();
+/// config.preview_chars = 80;
+/// let tracer = Tracer::builder()
+///     .config(config)            // settings
+///     .sink(MemorySink::new())   // and exactly these sinks
+///     .build()?;
+/// # Ok::<(), llm_trace_core::Error>(())
+/// ```
+#[must_use]
+pub struct TracerBuilder {
+    config: Config,
+    sinks: Vec<Box<dyn Sink>>,
+    from_config: bool,
+    prices: Option<PriceTable>,
+}
+
+impl TracerBuilder {
+    /// Takes the settings of `config` (session, previews, sampling, queue, prices...). Sinks
+    /// are only taken from it with [`sinks_from_config`](Self::sinks_from_config).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Also writes to the sinks the configuration names: the JSON-lines log in
+    /// `config.dir` (and, with their features, payloads and OTLP export).
+    pub fn sinks_from_config(mut self) -> Self {
+        self.from_config = true;
+        self
+    }
+
+    /// Adds a sink.
+    pub fn sink(mut self, sink: impl Sink) -> Self {
+        self.sinks.push(Box::new(sink));
+        self
+    }
+
+    /// Uses `prices` instead of the built-in table (and of `config.prices`).
+    pub fn prices(mut self, prices: PriceTable) -> Self {
+        self.prices = Some(prices);
+        self
+    }
+
+    /// Starts the writer thread. Fails if a configured sink cannot be opened or the price
+    /// file cannot be loaded.
+    pub fn build(self) -> Result<Tracer, Error> {
+        let TracerBuilder { config, mut sinks, from_config, prices } = self;
+        config.validate()?;
+        let prices = match (prices, &config.prices) {
+            (Some(prices), _) => prices,
+            (None, Some(path)) => PriceTable::builtin_extended_with(path)?,
+            (None, None) => PriceTable::builtin(),
+        };
+        if from_config {
+            let mut log = JsonlSink::open(config.log_path())?;
+            if let Some(rotation) = config.rotation {
+                log = log.with_rotation(rotation);
+            }
+            sinks.insert(0, Box::new(log));
+        }
+        let session_id: Arc<str> = match &config.session_id {
+            Some(session) => Arc::from(session.as_str()),
+            None => Arc::from(TraceId::new().to_string()),
+        };
+        let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
+        let shared = Arc::new(Shared::new(&sinks));
+        let worker = worker::spawn(rx, sinks, shared.clone(), config.flush_interval)?;
+        Ok(Tracer {
+            inner: Arc::new(Inner {
+                session_id,
+                preview_chars: config.preview_chars,
+                sample_rate: config.sample_rate,
+                overflow: config.overflow,
+                max_wait: config.max_wait,
+                shutdown_timeout: config.shutdown_timeout,
+                prices,
+                summary: Mutex::new(Summarizer::default()),
+                shared,
+                tx,
+                closed: AtomicBool::new(false),
+                worker: Mutex::new(Some(worker)),
+                empty_names: Arc::from([]),
+                dropped_warning: RateLimited::new(Duration::from_secs(10)),
+            }),
+        })
+    }
+}
+
+/// Counters of a tracer. Every recorded trace ends up in exactly one of `sampled_out`,
+/// `dropped`, `written`, `failed`, or is still pending in the queue.
+///
+/// ```
+/// # let tracer = llm_trace_core::Tracer::builder().build().unwrap();
+/// let stats = tracer.stats();
+/// assert_eq!(stats.recorded, stats.sampled_out + stats.dropped + stats.written + stats.failed + stats.pending());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Calls finished and handed to the tracer.
+    pub recorded: u64,
+    /// Left out of the sinks by sampling (still in the summary).
+    pub sampled_out: u64,
+    /// Never queued: the queue was full (see [`Overflow`]) or the tracer was shut down.
+    pub dropped: u64,
+    /// Written by every sink.
+    pub written: u64,
+    /// Rejected by at least one sink (see `sinks` for which).
+    pub failed: u64,
+    /// Failed sink operations (writes, flushes, panics).
+    pub sink_errors: u64,
+    /// Traces waiting in the queue now.
+    pub queued: u64,
+    /// Per sink.
+    pub sinks: Vec<SinkStats>,
+}
+
+impl Stats {
+    /// Traces recorded but not yet accounted for (in the queue or being written).
+    pub fn pending(&self) -> u64 {
+        self.recorded.saturating_sub(self.sampled_out + self.dropped + self.written + self.failed)
+    }
+}
+
+/// Counters of one sink.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SinkStats {
+    /// The sink's [`name`](crate::sink::Sink::name).
+    pub name: String,
+    /// Traces it wrote.
+    pub written: u64,
+    /// Traces in batches it failed to write.
+    pub failed: u64,
+    /// Failed operations (writes, flushes, panics).
+    pub errors: u64,
+    /// The latest error message.
+    pub last_error: Option<String>,
+}
+
+/// Why [`Tracer::flush`] did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The writer did not finish in time (a sink is slow or stuck).
+    #[error("llm-trace flush timed out with {pending} traces still pending")]
+    Timeout {
+        /// Traces not yet written when the time ran out.
+        pending: u64,
+    },
+    /// The tracer was shut down.
+    #[error("llm-trace was shut down; nothing more is written")]
+    Closed,
+}
+
+/// What [`Tracer::shutdown`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// The writer did not finish within the timeout.
+    pub timed_out: bool,
+    /// Traces written by every sink.
+    pub written: u64,
+    /// Traces dropped or rejected by a sink.
+    pub lost: u64,
+    /// Traces still queued or being written when the time ran out.
+    pub unwritten: u64,
+}
+
+impl ShutdownReport {
+    /// Whether everything recorded was written.
+    pub fn is_complete(&self) -> bool {
+        !self.timed_out && self.lost == 0 && self.unwritten == 0
+    }
+}
+
+impl std::fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} traces written, {} lost, {} unwritten",
+            self.written, self.lost, self.unwritten
+        )?;
+        if self.timed_out {
+            f.write_str(" (timed out)")?;
+        }
+        Ok(())
+    }
+}

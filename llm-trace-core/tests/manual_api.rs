@@ -1,0 +1,182 @@
+//! The manual API records exactly what it is told, exactly once.
+
+use std::time::Duration;
+
+use llm_trace_core::context::Scope;
+use llm_trace_core::pricing::{Price, PriceTable};
+use llm_trace_core::sink::MemorySink;
+use llm_trace_core::{
+    ErrorKind, FinishReason, LlmTrace, TraceError, Tracer, Usage, UsageSource, call,
+};
+
+fn tracer() -> (Tracer, MemorySink) {
+    let memory = MemorySink::new();
+    let mut prices = PriceTable::empty();
+    prices.insert("test-model", Price::new(2.0, 8.0).with_cached_input(0.5));
+    let tracer = Tracer::builder().sink(memory.clone()).prices(prices).build().unwrap();
+    (tracer, memory)
+}
+
+fn only(tracer: &Tracer, memory: &MemorySink) -> LlmTrace {
+    tracer.flush().unwrap();
+    let mut traces = memory.take();
+    assert_eq!(traces.len(), 1, "exactly one trace per call");
+    traces.remove(0)
+}
+
+#[test]
+fn a_finished_call_carries_everything_it_was_given() {
+    let (tracer, memory) = tracer();
+    let mut rec = tracer.call("openai", "chat", "test-model");
+    rec.temperature(0.3)
+        .max_tokens(256)
+        .stream(true)
+        .tools(["lookup_invoice", "refund"])
+        .tag("billing")
+        .metadata("customer", "acme")
+        .input("Why was I charged twice?")
+        .response_model("test-model-2026-01-01")
+        .first_token()
+        .append_output("You were ")
+        .append_output("charged once.")
+        .usage(Usage::new(1000, 100).cached(600).reasoning(20));
+    std::thread::sleep(Duration::from_millis(5));
+    rec.finish(FinishReason::Stop);
+
+    let t = only(&tracer, &memory);
+    assert_eq!(t.schema, 1);
+    assert_eq!(&*t.session_id, &**tracer.session_id());
+    assert_eq!(
+        (t.provider.as_ref(), t.operation.as_ref(), t.model.as_ref()),
+        ("openai", "chat", "test-model")
+    );
+    assert_eq!(t.response_model.as_deref(), Some("test-model-2026-01-01"));
+    assert_eq!((t.temperature, t.max_tokens, t.stream), (Some(0.3), Some(256), true));
+    assert_eq!(t.tools, ["lookup_invoice", "refund"]);
+    assert_eq!(t.tags.as_ref(), ["billing"]);
+    assert_eq!(t.metadata.get("customer"), Some(&serde_json::json!("acme")));
+    assert_eq!(t.input_preview, "Why was I charged twice?");
+    assert_eq!(t.output_preview, "You were charged once.");
+    assert_eq!((t.prompt_tokens, t.completion_tokens, t.total_tokens), (1000, 100, 1100));
+    assert_eq!((t.cached_tokens, t.reasoning_tokens), (Some(600), Some(20)));
+    assert_eq!(t.usage_source, UsageSource::Provider);
+    assert_eq!(t.finish_reason, FinishReason::Stop);
+    assert!(t.latency_ms >= 5.0, "{}", t.latency_ms);
+    let ttft = t.ttft_ms.unwrap();
+    assert!(ttft <= t.latency_ms && ttft < 5.0);
+    // The response model is unpriced, so the requested one is used:
+    // 400 uncached at $2/M + 600 cached at $0.5/M + 100 out at $8/M.
+    let expected = (400.0 * 2.0 + 600.0 * 0.5 + 100.0 * 8.0) / 1e6;
+    assert!((t.cost_usd.unwrap() - expected).abs() < 1e-12, "{:?}", t.cost_usd);
+    assert_eq!(t.function_name, "unknown");
+    assert!(t.call_path.is_empty());
+    assert!(t.error.is_none());
+}
+
+#[test]
+fn a_failed_call_records_the_error() {
+    let (tracer, memory) = tracer();
+    let rec = tracer.call("openai", "chat", "test-model");
+    rec.fail(TraceError::new(ErrorKind::RateLimit, "Rate limit reached").with_status(429));
+    let t = only(&tracer, &memory);
+    assert_eq!(t.finish_reason, FinishReason::Error);
+    let error = t.error.unwrap();
+    assert_eq!((error.kind, error.status), (ErrorKind::RateLimit, Some(429)));
+    assert_eq!(t.usage_source, UsageSource::None);
+}
+
+#[test]
+fn dropping_an_unfinished_call_records_it_once_as_cancelled() {
+    let (tracer, memory) = tracer();
+    {
+        let mut rec = tracer.call("openai", "chat", "test-model");
+        rec.stream(true).first_token().append_output("partial ans");
+    }
+    let t = only(&tracer, &memory);
+    assert_eq!(t.finish_reason, FinishReason::Cancelled);
+    assert_eq!(t.output_preview, "partial ans");
+}
+
+#[test]
+fn an_unpriced_model_has_no_cost_never_a_guess() {
+    let (tracer, memory) = tracer();
+    let mut rec = tracer.call("openai", "chat", "test-model-mini");
+    rec.usage(Usage::new(10, 10));
+    rec.finish(FinishReason::Stop);
+    let t = only(&tracer, &memory);
+    assert_eq!(t.cost_usd, None);
+    assert_eq!(tracer.summary().total.unpriced, 1);
+}
+
+#[test]
+fn previews_are_cut_to_the_configured_length() {
+    let memory = MemorySink::new();
+    let mut config = llm_trace_core::Config::default();
+    config.preview_chars = 10;
+    let tracer = Tracer::builder().config(config).sink(memory.clone()).build().unwrap();
+    let mut rec = tracer.call("openai", "chat", "m");
+    rec.input(&"é".repeat(1000));
+    for _ in 0..100 {
+        rec.append_output("日本語");
+    }
+    rec.finish(FinishReason::Length);
+    let t = only(&tracer, &memory);
+    assert_eq!(t.input_preview, format!("{}…", "é".repeat(10)));
+    assert_eq!(t.output_preview, format!("{}…", "日本語日本語日本語日"));
+}
+
+#[test]
+fn the_enclosing_scope_names_the_call() {
+    let (tracer, memory) = tracer();
+    let _default = tracer.set_default();
+    Scope::new("handle_ticket", "app", &["support"]).in_scope(|| {
+        Scope::new("classify", "app::triage", &["classification"]).with_session("s-42").in_scope(
+            || {
+                let mut rec = call("openai", "chat", "test-model");
+                rec.tag("support").tag("extra");
+                rec.finish(FinishReason::Stop);
+            },
+        )
+    });
+    let t = only(&tracer, &memory);
+    assert_eq!(t.function_name, "classify");
+    assert_eq!(t.module_path, "app::triage");
+    assert_eq!(t.call_path.as_ref(), ["handle_ticket", "classify"]);
+    assert_eq!(t.tags.as_ref(), ["support", "classification", "extra"]);
+    assert_eq!(&*t.session_id, "s-42");
+}
+
+#[test]
+fn the_summary_breaks_calls_down_by_function_model_and_tag() {
+    let (tracer, _memory) = tracer();
+    let _default = tracer.set_default();
+    for (function, model, tags, latency) in [
+        ("a", "test-model", &["x"][..], 10),
+        ("a", "test-model", &["x", "y"][..], 20),
+        ("b", "other", &["y"][..], 30),
+    ] {
+        let tags: &'static [&'static str] = Box::leak(tags.to_vec().into_boxed_slice());
+        Scope::new(function, "m", tags).in_scope(|| {
+            let mut rec = call("openai", "chat", model);
+            rec.usage(Usage::new(100, 10));
+            std::thread::sleep(Duration::from_millis(latency));
+            rec.finish(FinishReason::Stop);
+        });
+    }
+    let s = tracer.summary();
+    assert_eq!(s.total.calls, 3);
+    assert_eq!(s.total.unpriced, 1);
+    let calls = |groups: &[llm_trace_core::summary::GroupStats], key: &str| {
+        groups.iter().find(|g| g.key == key).map(|g| g.calls)
+    };
+    assert_eq!(calls(&s.by_function, "a"), Some(2));
+    assert_eq!(calls(&s.by_function, "b"), Some(1));
+    assert_eq!(calls(&s.by_model, "test-model"), Some(2));
+    assert_eq!(calls(&s.by_tag, "x"), Some(2));
+    assert_eq!(calls(&s.by_tag, "y"), Some(2));
+    assert!(s.total.latency_ms.p50.unwrap() >= 20.0);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["total"]["calls"], 3);
+    let table = s.to_string();
+    assert!(table.contains("function") && table.contains("test-model"), "{table}");
+}

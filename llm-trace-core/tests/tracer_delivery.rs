@@ -1,0 +1,282 @@
+//! The tracer delivers every trace to the sinks, off the caller's thread, and accounts for
+//! every one it could not deliver.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use llm_trace_core::sink::{JsonlSink, MemorySink, Sink, SinkError};
+use llm_trace_core::{Config, FinishReason, LlmTrace, Overflow, Tracer, Usage};
+
+fn finish_one(tracer: &Tracer, i: u64) {
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    call.usage(Usage::new(100 + i, 10)).input("hello");
+    call.finish(FinishReason::Stop);
+}
+
+#[test]
+fn ten_thousand_traces_from_eight_threads_are_ten_thousand_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.jsonl");
+    let tracer = Tracer::builder().sink(JsonlSink::open(&path).unwrap()).build().unwrap();
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let tracer = tracer.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                for i in 0..1250 {
+                    finish_one(&tracer, t * 10_000 + i);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    tracer.flush().unwrap();
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.ends_with('\n'));
+    let traces: Vec<LlmTrace> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is a whole trace"))
+        .collect();
+    assert_eq!(traces.len(), 10_000);
+    let ids: HashSet<_> = traces.iter().map(|t| t.trace_id).collect();
+    assert_eq!(ids.len(), 10_000);
+    let prompt_tokens: u64 = traces.iter().map(|t| t.prompt_tokens).sum();
+
+    let summary = tracer.summary();
+    assert_eq!(summary.total.calls, 10_000);
+    assert_eq!(summary.total.prompt_tokens, prompt_tokens);
+    assert_eq!(summary.by_model[0].calls, 10_000);
+    let stats = tracer.stats();
+    assert_eq!(
+        (stats.recorded, stats.written, stats.dropped, stats.failed),
+        (10_000, 10_000, 0, 0)
+    );
+}
+
+struct FailingSink;
+
+impl Sink for FailingSink {
+    fn write(&mut self, _: &[LlmTrace]) -> Result<(), SinkError> {
+        Err("disk on fire".into())
+    }
+}
+
+#[test]
+fn a_failing_sink_is_counted_and_does_not_stop_the_others() {
+    let memory = MemorySink::new();
+    let tracer = Tracer::builder().sink(FailingSink).sink(memory.clone()).build().unwrap();
+    let results: Vec<u64> = (0..5)
+        .map(|i| {
+            finish_one(&tracer, i);
+            i * 2 // the caller's own work carries on untouched
+        })
+        .collect();
+    assert_eq!(results, [0, 2, 4, 6, 8]);
+    tracer.flush().unwrap();
+
+    assert_eq!(memory.len(), 5);
+    let stats = tracer.stats();
+    assert_eq!(stats.recorded, 5);
+    assert_eq!(stats.failed, 5);
+    assert_eq!(stats.written, 0);
+    assert!(stats.sink_errors >= 1);
+    let failing = &stats.sinks[0];
+    assert_eq!(failing.failed, 5);
+    assert_eq!(failing.last_error.as_deref(), Some("disk on fire"));
+    assert_eq!(stats.sinks[1].written, 5);
+}
+
+struct PanickingSink;
+
+impl Sink for PanickingSink {
+    fn write(&mut self, _: &[LlmTrace]) -> Result<(), SinkError> {
+        panic!("user sink bug");
+    }
+}
+
+#[test]
+fn a_panicking_sink_is_contained_and_counted() {
+    let memory = MemorySink::new();
+    let tracer = Tracer::builder().sink(PanickingSink).sink(memory.clone()).build().unwrap();
+    for i in 0..3 {
+        finish_one(&tracer, i);
+        tracer.flush().unwrap();
+    }
+    assert_eq!(memory.len(), 3, "the other sink still gets everything");
+    let stats = tracer.stats();
+    assert_eq!(stats.failed, 3);
+    assert!(stats.sinks[0].last_error.as_deref().unwrap().contains("user sink bug"));
+}
+
+/// Blocks every write until the test opens the gate.
+#[derive(Clone)]
+struct GatedSink {
+    gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    written: Arc<AtomicUsize>,
+}
+
+impl GatedSink {
+    fn new() -> GatedSink {
+        GatedSink { gate: Arc::default(), written: Arc::default() }
+    }
+    fn open(&self) {
+        *self.gate.0.lock().unwrap() = true;
+        self.gate.1.notify_all();
+    }
+}
+
+impl Sink for GatedSink {
+    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+        let mut open = self.gate.0.lock().unwrap();
+        while !*open {
+            open = self.gate.1.wait(open).unwrap();
+        }
+        self.written.fetch_add(batch.len(), Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_drop_policy_counts_every_drop_exactly() {
+    let sink = GatedSink::new();
+    let mut config = Config::default();
+    config.queue_capacity = 8;
+    config.overflow = Overflow::Drop;
+    let tracer = Tracer::builder().config(config).sink(sink.clone()).build().unwrap();
+    for i in 0..100 {
+        finish_one(&tracer, i);
+    }
+    sink.open();
+    tracer.flush().unwrap();
+    let stats = tracer.stats();
+    assert_eq!(stats.recorded, 100);
+    assert!(stats.dropped > 0);
+    assert_eq!(stats.written + stats.dropped, 100);
+    assert_eq!(sink.written.load(Ordering::SeqCst) as u64, stats.written);
+}
+
+/// 100 times slower than a producer: every write sleeps.
+struct SlowSink(MemorySink);
+
+impl Sink for SlowSink {
+    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+        std::thread::sleep(Duration::from_micros(200 * batch.len() as u64));
+        self.0.write(batch)
+    }
+}
+
+#[test]
+fn the_wait_policy_applies_backpressure_and_loses_nothing() {
+    let memory = MemorySink::new();
+    let mut config = Config::default();
+    config.queue_capacity = 4;
+    let tracer = Tracer::builder().config(config).sink(SlowSink(memory.clone())).build().unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let tracer = tracer.clone();
+            std::thread::spawn(move || (0..100).for_each(|i| finish_one(&tracer, t * 1000 + i)))
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    tracer.flush().unwrap();
+    assert_eq!(memory.len(), 400);
+    assert_eq!(tracer.stats().dropped, 0);
+}
+
+#[test]
+fn shutdown_with_a_stuck_sink_returns_after_the_timeout_and_reports_what_is_unwritten() {
+    let sink = GatedSink::new();
+    let tracer = Tracer::builder().sink(sink.clone()).build().unwrap();
+    for i in 0..10 {
+        finish_one(&tracer, i);
+    }
+    let started = Instant::now();
+    let report = tracer.shutdown(Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown must not hang");
+    assert!(report.timed_out);
+    assert!(!report.is_complete());
+    assert_eq!(report.written + report.lost + report.unwritten, 10, "{report}");
+    assert!(report.unwritten > 0);
+    // Calls after shutdown are counted, never queued forever.
+    finish_one(&tracer, 11);
+    assert_eq!(tracer.stats().dropped, 1);
+    sink.open();
+}
+
+#[test]
+fn dropping_the_last_handle_writes_everything_queued() {
+    let memory = MemorySink::new();
+    let tracer = Tracer::builder().sink(memory.clone()).build().unwrap();
+    for i in 0..50 {
+        finish_one(&tracer, i);
+    }
+    drop(tracer);
+    assert_eq!(memory.len(), 50);
+}
+
+#[test]
+fn sampling_keeps_a_deterministic_share_and_every_error() {
+    let memory = MemorySink::new();
+    let mut config = Config::default();
+    config.sample_rate = 0.25;
+    let tracer = Tracer::builder().config(config).sink(memory.clone()).build().unwrap();
+    for i in 0..4000 {
+        finish_one(&tracer, i);
+    }
+    for _ in 0..20 {
+        tracer
+            .call("openai", "chat", "gpt-4o")
+            .fail(llm_trace_core::TraceError::new(llm_trace_core::ErrorKind::Server, "boom"));
+    }
+    tracer.flush().unwrap();
+    let kept = memory.traces();
+    let ok = kept.iter().filter(|t| !t.is_error()).count();
+    assert!((800..1200).contains(&ok), "kept {ok} of 4000 at rate 0.25");
+    assert_eq!(kept.iter().filter(|t| t.is_error()).count(), 20);
+    let stats = tracer.stats();
+    assert_eq!(stats.sampled_out + stats.written, 4020);
+    assert_eq!(tracer.summary().total.calls, 4020, "the summary counts sampled-out calls");
+}
+
+#[test]
+fn sample_rate_zero_records_only_the_summary() {
+    let memory = MemorySink::new();
+    let mut config = Config::default();
+    config.sample_rate = 0.0;
+    let tracer = Tracer::builder().config(config).sink(memory.clone()).build().unwrap();
+    for i in 0..10 {
+        finish_one(&tracer, i);
+    }
+    tracer.flush().unwrap();
+    assert!(memory.is_empty());
+    assert_eq!(tracer.summary().total.calls, 10);
+}
+
+#[test]
+fn an_unwritable_log_folder_is_a_clear_error_at_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, "").unwrap();
+    let mut config = Config::default();
+    config.dir = file.join("logs");
+    let err = Tracer::new(config).unwrap_err().to_string();
+    assert!(err.contains("plain-file"), "{err}");
+    assert!(err.contains("LLM_TRACE_DIR"), "{err}");
+}
+
+#[test]
+fn a_bad_config_value_is_an_error_naming_the_setting() {
+    let mut config = Config::default();
+    config.sample_rate = 3.0;
+    let err = Tracer::builder().config(config).build().unwrap_err().to_string();
+    assert!(err.contains("sample_rate"), "{err}");
+}
