@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::redact::Redaction;
 
 /// Everything a tracer needs to know. `Config::default()` works with no setup; every field is
 /// public, so change what you need:
@@ -53,6 +54,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// OpenTelemetry export settings (the standard `OTEL_*` variables).
     pub otlp: OtlpConfig,
+    /// What is redacted from previews, error messages and payloads before they are kept.
+    pub redaction: Redaction,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             flush_interval: Duration::from_millis(500),
             shutdown_timeout: Duration::from_secs(5),
             otlp: OtlpConfig::default(),
+            redaction: Redaction::default(),
         }
     }
 }

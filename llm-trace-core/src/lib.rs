@@ -36,6 +36,7 @@ mod error;
 pub mod macro_support;
 pub mod pricing;
 mod recorder;
+pub mod redact;
 pub mod sink;
 pub mod summary;
 pub mod trace;

@@ -6,6 +6,8 @@
 //! is found first when it applies, the by-reference fallback otherwise.
 //!
 //! * Metadata values: `Serialize` values are stored as JSON, other `Display` values as text.
+//!   Call as `MetaValue(&value).__llm_trace_meta()` (by value, not `(&MetaValue(..))`, or the
+//!   `Display` impl on the reference would be found first).
 //! * Call-site rewriting: `x.chat()` (and `x.embeddings()`) immediately followed by
 //!   `.create(..)` / `.create_stream(..)` is passed through [`Rewrite`]. When `x.chat()` is
 //!   async-openai's `Chat`, [`ViaTraced`] turns it into the traced wrapper (the same one
@@ -107,10 +109,10 @@ mod tests {
                 f.write_str("display")
             }
         }
-        assert_eq!((&MetaValue(&Both { n: 1 })).__llm_trace_meta(), serde_json::json!({"n": 1}));
-        assert_eq!((&MetaValue(&OnlyDisplay)).__llm_trace_meta(), serde_json::json!("shown"));
-        assert_eq!((&MetaValue(&7u8)).__llm_trace_meta(), serde_json::json!(7));
-        assert_eq!((&MetaValue("s")).__llm_trace_meta(), serde_json::json!("s"));
+        assert_eq!(MetaValue(&Both { n: 1 }).__llm_trace_meta(), serde_json::json!({"n": 1}));
+        assert_eq!(MetaValue(&OnlyDisplay).__llm_trace_meta(), serde_json::json!("shown"));
+        assert_eq!(MetaValue(&7u8).__llm_trace_meta(), serde_json::json!(7));
+        assert_eq!(MetaValue("s").__llm_trace_meta(), serde_json::json!("s"));
     }
 
     #[test]

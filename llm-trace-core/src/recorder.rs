@@ -154,8 +154,16 @@ pub struct CallRecorder {
     first_token: Option<Instant>,
     cache_write_tokens: u64,
     preview_chars: usize,
+    /// Output kept so far, unredacted, up to the preview length plus [`REDACT_MARGIN`];
+    /// redacted and cut when the call is recorded.
+    output: String,
     output_chars: usize,
+    output_cut: bool,
 }
+
+/// Characters kept past the preview length before redaction, so that a secret crossing the
+/// cut is still recognized (the longest key shapes are about 200 characters).
+const REDACT_MARGIN: usize = 256;
 
 impl CallRecorder {
     pub(crate) fn start(
@@ -230,7 +238,9 @@ impl CallRecorder {
             first_token: None,
             cache_write_tokens: 0,
             preview_chars,
+            output: String::new(),
             output_chars: 0,
+            output_cut: false,
         }
     }
 
@@ -292,8 +302,14 @@ impl CallRecorder {
 
     /// The input to preview: usually the last user message.
     pub fn input(&mut self, text: &str) -> &mut Self {
-        let max = self.preview_chars;
-        self.trace().input_preview = preview(text, max);
+        let Some(tracer) = &self.tracer else { return self };
+        let window = prefix_chars(text, self.preview_chars + REDACT_MARGIN);
+        let redacted = tracer.redaction().apply(window);
+        let mut kept = preview(&redacted, self.preview_chars);
+        if window.len() < text.len() && !kept.ends_with('…') {
+            kept.push('…');
+        }
+        self.trace().input_preview = kept;
         self
     }
 
@@ -332,24 +348,23 @@ impl CallRecorder {
 
     /// The output to preview (replaces any output given before).
     pub fn output(&mut self, text: &str) -> &mut Self {
-        self.trace().output_preview.clear();
+        self.output.clear();
         self.output_chars = 0;
+        self.output_cut = false;
         self.append_output(text)
     }
 
-    /// Appends streamed output to the preview; only the first preview-length characters are
-    /// kept, so this is cheap to call for every chunk.
+    /// Appends streamed output to the preview; only the first characters are kept, so this
+    /// is cheap to call for every chunk.
     pub fn append_output(&mut self, text: &str) -> &mut Self {
-        let room = self.preview_chars.saturating_sub(self.output_chars);
-        if room == 0 {
-            if !text.is_empty() && !self.trace().output_preview.ends_with('…') {
-                self.trace().output_preview.push('…');
-            }
+        if self.tracer.is_none() || text.is_empty() {
             return self;
         }
-        let cut = preview(text, room);
-        self.output_chars += cut.chars().count().min(room);
-        self.trace().output_preview.push_str(&cut);
+        let room = (self.preview_chars + REDACT_MARGIN).saturating_sub(self.output_chars);
+        let kept = prefix_chars(text, room);
+        self.output.push_str(kept);
+        self.output_chars += kept.chars().count();
+        self.output_cut |= kept.len() < text.len();
         self
     }
 
@@ -378,7 +393,20 @@ impl CallRecorder {
         trace.latency_ms = millis(end.duration_since(self.start));
         trace.ttft_ms = self.first_token.map(|t| millis(t.duration_since(self.start)));
         trace.finish_reason = reason;
-        trace.error = error;
+        let redaction = tracer.redaction();
+        trace.error = error.map(|mut e| {
+            if let std::borrow::Cow::Owned(clean) = redaction.apply(&e.message) {
+                e.message = clean;
+            }
+            e
+        });
+        if !self.output.is_empty() {
+            let redacted = redaction.apply(&self.output);
+            trace.output_preview = preview(&redacted, self.preview_chars);
+            if self.output_cut && !trace.output_preview.ends_with('…') {
+                trace.output_preview.push('…');
+            }
+        }
         let tokens = TokenCounts {
             prompt_tokens: trace.prompt_tokens,
             completion_tokens: trace.completion_tokens,
@@ -400,6 +428,14 @@ impl Drop for CallRecorder {
         if self.trace.is_some() {
             self.complete(FinishReason::Cancelled, None);
         }
+    }
+}
+
+/// The first `max` characters of `text`, borrowed.
+fn prefix_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
     }
 }
 

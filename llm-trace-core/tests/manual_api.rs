@@ -180,3 +180,35 @@ fn the_summary_breaks_calls_down_by_function_model_and_tag() {
     let table = s.to_string();
     assert!(table.contains("function") && table.contains("test-model"), "{table}");
 }
+
+#[test]
+fn secrets_are_redacted_from_previews_and_error_messages() {
+    let (tracer, memory) = tracer();
+    let key = "sk-proj-PLANTEDsecretKEY1234567890abcdef";
+    let mut rec = tracer.call("openai", "chat", "test-model");
+    rec.input(&format!("my key is {key}, card 4111 1111 1111 1111"));
+    // A key split across stream chunks is still caught.
+    rec.append_output("echo sk-proj-PLANTED").append_output("secretKEY1234567890abcdef done");
+    rec.fail(TraceError::new(ErrorKind::Auth, format!("Incorrect API key provided: {key}")));
+    let t = only(&tracer, &memory);
+    let json = serde_json::to_string(&t).unwrap();
+    assert!(!json.contains("PLANTED"), "{json}");
+    assert!(!json.contains("4111"), "{json}");
+    assert_eq!(t.input_preview, "my key is [REDACTED:api_key], card [REDACTED:card]");
+    assert_eq!(t.output_preview, "echo [REDACTED:api_key] done");
+    assert_eq!(t.error.unwrap().message, "Incorrect API key provided: [REDACTED:api_key]");
+}
+
+#[test]
+fn a_secret_across_the_preview_cut_is_still_redacted() {
+    let memory = MemorySink::new();
+    let mut config = llm_trace_core::Config::default();
+    config.preview_chars = 20;
+    let tracer = Tracer::builder().config(config).sink(memory.clone()).build().unwrap();
+    let mut rec = tracer.call("openai", "chat", "m");
+    rec.input("0123456789 sk-abcdefghijklmnopqrstuvwxyz0123456789 tail");
+    rec.finish(FinishReason::Stop);
+    let t = only(&tracer, &memory);
+    assert!(!t.input_preview.contains("sk-abc"), "{}", t.input_preview);
+    assert_eq!(t.input_preview, "0123456789 [REDACTED…");
+}

@@ -20,6 +20,7 @@ use crate::config::{Config, Overflow};
 use crate::error::Error;
 use crate::pricing::PriceTable;
 use crate::recorder::CallRecorder;
+use crate::redact::Redaction;
 use crate::sink::{JsonlSink, Sink};
 use crate::summary::{Summarizer, Summary};
 use crate::trace::{LlmTrace, Name, TraceId};
@@ -53,6 +54,7 @@ pub struct Tracer {
 struct Inner {
     session_id: Arc<str>,
     preview_chars: usize,
+    redaction: Redaction,
     sample_rate: f64,
     overflow: Overflow,
     max_wait: Duration,
@@ -222,6 +224,10 @@ impl Tracer {
         self.inner.preview_chars
     }
 
+    pub(crate) fn redaction(&self) -> &Redaction {
+        &self.inner.redaction
+    }
+
     pub(crate) fn empty_names(&self) -> Arc<[Name]> {
         self.inner.empty_names.clone()
     }
@@ -369,6 +375,7 @@ impl TracerBuilder {
             inner: Arc::new(Inner {
                 session_id,
                 preview_chars: config.preview_chars,
+                redaction: config.redaction,
                 sample_rate: config.sample_rate,
                 overflow: config.overflow,
                 max_wait: config.max_wait,
