@@ -50,3 +50,9 @@ pub use llm_trace_macros::traced_llm;
 pub mod __private {
     pub use llm_trace_core::macro_support::*;
 }
+
+/// Tracing of the `async-openai` client (feature `openai`, on by default).
+#[cfg(feature = "openai")]
+pub mod openai {
+    pub use llm_trace_core::openai::*;
+}

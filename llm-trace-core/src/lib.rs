@@ -34,6 +34,8 @@ pub mod context;
 mod error;
 #[doc(hidden)]
 pub mod macro_support;
+#[cfg(feature = "openai")]
+pub mod openai;
 pub mod pricing;
 mod recorder;
 pub mod redact;

@@ -414,11 +414,16 @@ impl CallRecorder {
             cache_write_tokens: self.cache_write_tokens,
         };
         let prices = tracer.prices();
-        trace.cost_usd = trace
-            .response_model
-            .as_deref()
-            .and_then(|model| prices.cost(model, &tokens))
-            .or_else(|| prices.cost(&trace.model, &tokens));
+        // Without usage the cost is unknown, unless the provider refused the request outright
+        // (an HTTP error status): then nothing was billed.
+        let refused = trace.error.as_ref().is_some_and(|e| e.status.is_some());
+        if trace.usage_source != UsageSource::None || refused {
+            trace.cost_usd = trace
+                .response_model
+                .as_deref()
+                .and_then(|model| prices.cost(model, &tokens))
+                .or_else(|| prices.cost(&trace.model, &tokens));
+        }
         tracer.record_boxed(trace);
     }
 }

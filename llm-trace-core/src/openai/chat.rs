@@ -1,0 +1,114 @@
+//! Traced chat completions.
+
+use std::ops::Deref;
+
+use async_openai::config::Config;
+use async_openai::error::OpenAIError;
+use async_openai::traits::RequestOptionsBuilder;
+use async_openai::types::chat::{
+    ChatCompletionResponseStream, ChatCompletionStreamOptions, CreateChatCompletionRequest,
+    CreateChatCompletionResponse,
+};
+use async_openai::{Chat, RequestOptions};
+
+use super::Settings;
+use super::error::trace_error;
+use super::extract::{
+    finish_reason, record_chat_request, record_tool_calls, tool_call_names, usage,
+};
+use super::stream::TracedStream;
+
+/// async-openai's [`Chat`] with `create` and `create_stream` traced. Returned by
+/// [`TracedClient::chat`](super::TracedClient::chat); its other methods (`list`, `retrieve`,
+/// …) are reached through `Deref`, and request options (`header`, `query`) through
+/// [`RequestOptionsBuilder`], which keeps the result traced.
+pub struct TracedChat<'c, C: Config> {
+    chat: Chat<'c, C>,
+    settings: Settings,
+}
+
+impl<'c, C: Config> TracedChat<'c, C> {
+    pub(super) fn new(chat: Chat<'c, C>, settings: Settings) -> Self {
+        TracedChat { chat, settings }
+    }
+
+    /// `Chat::create`, recorded.
+    pub async fn create(
+        &self,
+        request: CreateChatCompletionRequest,
+    ) -> Result<CreateChatCompletionResponse, OpenAIError> {
+        let mut rec = self.settings.start("chat", &request.model);
+        record_chat_request(&mut rec, &request);
+        let result = self.chat.create(request).await;
+        match &result {
+            Ok(response) => {
+                rec.response_model(&response.model);
+                if let Some(u) = &response.usage {
+                    rec.usage(usage(u));
+                }
+                let choice = response.choices.first();
+                let text =
+                    choice.and_then(|c| c.message.content.as_deref()).filter(|t| !t.is_empty());
+                if let Some(text) = text {
+                    rec.output(text);
+                }
+                if let Some(calls) = choice.and_then(|c| c.message.tool_calls.as_deref()) {
+                    record_tool_calls(&mut rec, &tool_call_names(calls), text.is_some());
+                }
+                rec.finish(finish_reason(choice.and_then(|c| c.finish_reason)));
+            }
+            Err(e) => rec.fail(trace_error(e)),
+        }
+        result
+    }
+
+    /// `Chat::create_stream`, recorded. Returns the same stream type; the trace is finished
+    /// when the stream ends, fails, or is dropped. Unless the caller set it (or the client
+    /// opted out), `stream_options.include_usage` is turned on.
+    pub async fn create_stream(
+        &self,
+        mut request: CreateChatCompletionRequest,
+    ) -> Result<ChatCompletionResponseStream, OpenAIError> {
+        let mut rec = self.settings.start("chat", &request.model);
+        rec.stream(true);
+        record_chat_request(&mut rec, &request);
+        if self.settings.stream_usage {
+            let options = request.stream_options.get_or_insert(ChatCompletionStreamOptions {
+                include_usage: None,
+                include_obfuscation: None,
+            });
+            options.include_usage.get_or_insert(true);
+        }
+        let estimate = super::stream::EstimateInput::of(&request);
+        match self.chat.create_stream(request).await {
+            Ok(stream) => Ok(Box::pin(TracedStream::new(stream, rec, estimate))),
+            Err(e) => {
+                rec.fail(trace_error(&e));
+                Err(e)
+            }
+        }
+    }
+
+    /// The wrapped `Chat`.
+    pub fn inner(&self) -> &Chat<'c, C> {
+        &self.chat
+    }
+}
+
+impl<'c, C: Config> Deref for TracedChat<'c, C> {
+    type Target = Chat<'c, C>;
+
+    fn deref(&self) -> &Chat<'c, C> {
+        &self.chat
+    }
+}
+
+impl<C: Config> RequestOptionsBuilder for TracedChat<'_, C> {
+    fn options_mut(&mut self) -> &mut RequestOptions {
+        self.chat.options_mut()
+    }
+
+    fn options(&self) -> &RequestOptions {
+        self.chat.options()
+    }
+}
