@@ -40,6 +40,7 @@ pub mod pricing;
 mod recorder;
 pub mod redact;
 pub mod sink;
+mod span;
 pub mod summary;
 pub mod trace;
 mod tracer;

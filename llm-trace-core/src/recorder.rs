@@ -159,6 +159,7 @@ pub struct CallRecorder {
     output: String,
     output_chars: usize,
     output_cut: bool,
+    span: tracing::Span,
 }
 
 /// Characters kept past the preview length before redaction, so that a secret crossing the
@@ -231,6 +232,7 @@ impl CallRecorder {
             payload: None,
         };
         let preview_chars = tracer.as_ref().map_or(0, Tracer::preview_chars);
+        let span = crate::span::start(&trace);
         CallRecorder {
             tracer,
             trace: Some(Box::new(trace)),
@@ -241,7 +243,25 @@ impl CallRecorder {
             output: String::new(),
             output_chars: 0,
             output_cut: false,
+            span,
         }
+    }
+
+    /// The `tracing` span of this call (target `llm_trace`, named after the operation, with
+    /// OpenTelemetry GenAI fields recorded when the call ends). Run the provider call inside
+    /// it so your own `tracing` pipeline sees it under the caller's span:
+    ///
+    /// ```
+    /// use tracing::Instrument;
+    /// # async fn send() {}
+    /// # async fn run() {
+    /// let call = llm_trace_core::call("anthropic", "chat", "claude-haiku-4-5");
+    /// send().instrument(call.span().clone()).await;
+    /// call.finish(llm_trace_core::FinishReason::Stop);
+    /// # }
+    /// ```
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// The id this call's trace will have.
@@ -424,6 +444,7 @@ impl CallRecorder {
                 .and_then(|model| prices.cost(model, &tokens))
                 .or_else(|| prices.cost(&trace.model, &tokens));
         }
+        crate::span::finish(&self.span, &trace);
         tracer.record_boxed(trace);
     }
 }

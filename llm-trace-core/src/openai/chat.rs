@@ -12,6 +12,8 @@ use async_openai::types::chat::{
 use async_openai::{Chat, RequestOptions};
 
 use super::Settings;
+use tracing::Instrument;
+
 use super::error::trace_error;
 use super::extract::{
     finish_reason, record_chat_request, record_tool_calls, tool_call_names, usage,
@@ -39,7 +41,7 @@ impl<'c, C: Config> TracedChat<'c, C> {
     ) -> Result<CreateChatCompletionResponse, OpenAIError> {
         let mut rec = self.settings.start("chat", &request.model);
         record_chat_request(&mut rec, &request);
-        let result = self.chat.create(request).await;
+        let result = self.chat.create(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(response) => {
                 rec.response_model(&response.model);
@@ -80,7 +82,8 @@ impl<'c, C: Config> TracedChat<'c, C> {
             options.include_usage.get_or_insert(true);
         }
         let estimate = super::stream::EstimateInput::of(&request);
-        match self.chat.create_stream(request).await {
+        let span = rec.span().clone();
+        match self.chat.create_stream(request).instrument(span).await {
             Ok(stream) => Ok(Box::pin(TracedStream::new(stream, rec, estimate))),
             Err(e) => {
                 rec.fail(trace_error(&e));

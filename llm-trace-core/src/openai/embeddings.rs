@@ -12,6 +12,8 @@ use async_openai::types::embeddings::{
 use async_openai::{Embeddings, RequestOptions};
 
 use super::Settings;
+use tracing::Instrument;
+
 use super::error::trace_error;
 use crate::recorder::{CallRecorder, Usage};
 use crate::trace::FinishReason;
@@ -34,7 +36,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         request: CreateEmbeddingRequest,
     ) -> Result<CreateEmbeddingResponse, OpenAIError> {
         let rec = self.start(&request);
-        let result = self.embeddings.create(request).await;
+        let result = self.embeddings.create(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => {
                 let dims = r.data.first().map_or(0, |e| e.embedding.len());
@@ -51,7 +53,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         request: CreateEmbeddingRequest,
     ) -> Result<CreateBase64EmbeddingResponse, OpenAIError> {
         let rec = self.start(&request);
-        let result = self.embeddings.create_base64(request).await;
+        let result = self.embeddings.create_base64(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => finish(rec, &r.model, &r.usage, r.data.len(), 0),
             Err(e) => {

@@ -90,6 +90,9 @@ impl Stream for TracedStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        // Poll inside the call's span, so whatever the transport logs nests under it.
+        let span = this.state.rec.as_ref().map(|rec| rec.span().clone());
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let item = this.inner.as_mut().poll_next(cx);
         match &item {
             Poll::Ready(Some(Ok(chunk))) => this.state.observe(chunk),

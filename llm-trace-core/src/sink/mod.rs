@@ -4,8 +4,8 @@
 //! the thread that made the LLM call, so it may do blocking I/O. Each sink is owned by that
 //! one thread; it needs to be `Send` but not `Sync`.
 //!
-//! Built in: [`JsonlSink`] (the default log file) and [`MemorySink`] (tests). Write your own
-//! for anything else:
+//! Built in: [`JsonlSink`] (the default log file), [`MemorySink`] (tests) and [`TracingSink`]
+//! (one `tracing` event per trace). Write your own for anything else:
 //!
 //! ```
 //! use llm_trace_core::{sink::{Sink, SinkError}, LlmTrace};
@@ -32,9 +32,11 @@
 //! # Ok::<(), llm_trace_core::Error>(())
 //! ```
 
+mod events;
 mod jsonl;
 mod memory;
 
+pub use events::TracingSink;
 pub use jsonl::JsonlSink;
 pub use memory::MemorySink;
 
