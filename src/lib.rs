@@ -35,12 +35,12 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-pub use llm_trace_core::context::{spawn_thread, CallContext, LlmContextExt, Scope, WithContext};
+pub use llm_trace_core::context::{CallContext, LlmContextExt, Scope, WithContext, spawn_thread};
 pub use llm_trace_core::{
-    call, config, context, init, install, pricing, sink, summary, trace, CallRecorder, Config,
-    DefaultGuard, Error, ErrorKind, FinishReason, FlushError, Guard, LlmTrace, Metadata,
-    Overflow, Payloads, Rotation, ShutdownReport, SinkStats, Stats, Timestamp, TraceError,
-    TraceId, Tracer, TracerBuilder, Usage, UsageSource,
+    CallRecorder, Config, DefaultGuard, Error, ErrorKind, FinishReason, FlushError, Guard,
+    LlmTrace, Metadata, Overflow, Payloads, Rotation, ShutdownReport, SinkStats, Stats, Timestamp,
+    TraceError, TraceId, Tracer, TracerBuilder, Usage, UsageSource, call, config, context, init,
+    install, payload, pricing, redact, sink, summary, trace,
 };
 
 pub use llm_trace_macros::traced_llm;

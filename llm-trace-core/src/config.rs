@@ -28,6 +28,13 @@ pub struct Config {
     pub session_id: Option<String>,
     /// Where full request/response payloads go (`LLM_TRACE_PAYLOADS`).
     pub payloads: Payloads,
+    /// Largest request or response payload kept, in bytes of JSON (default 1 MiB); larger
+    /// ones are cut, and the original size is recorded in the payload document.
+    pub payload_max_bytes: usize,
+    /// Settings for an object-store payload URL, applied after the environment variables:
+    /// object_store's keys, e.g. `("aws_endpoint", "http://127.0.0.1:9000")`,
+    /// `("aws_allow_http", "true")`, `("google_service_account", "/path/key.json")`.
+    pub payload_options: Vec<(String, String)>,
     /// Length of `input_preview` / `output_preview` in characters
     /// (`LLM_TRACE_PREVIEW_CHARS`, default 200).
     pub preview_chars: usize,
@@ -64,6 +71,8 @@ impl Default for Config {
             dir: PathBuf::from(DEFAULT_DIR),
             session_id: None,
             payloads: Payloads::Default,
+            payload_max_bytes: 1 << 20,
+            payload_options: Vec::new(),
             preview_chars: 200,
             sample_rate: 1.0,
             prices: None,

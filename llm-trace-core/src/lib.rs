@@ -36,6 +36,7 @@ mod error;
 pub mod macro_support;
 #[cfg(feature = "openai")]
 pub mod openai;
+pub mod payload;
 pub mod pricing;
 mod recorder;
 pub mod redact;

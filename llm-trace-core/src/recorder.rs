@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime};
 
 use crate::context::{CallContext, UNKNOWN};
+use crate::payload::{Captured, Part};
 use crate::pricing::TokenCounts;
 use crate::trace::{
     FinishReason, LlmTrace, Metadata, Name, SCHEMA_VERSION, Timestamp, TraceError, TraceId,
@@ -160,6 +161,8 @@ pub struct CallRecorder {
     output_chars: usize,
     output_cut: bool,
     span: tracing::Span,
+    /// Full payloads, when the tracer stores them.
+    captured: Option<Box<Captured>>,
 }
 
 /// Characters kept past the preview length before redaction, so that a secret crossing the
@@ -244,6 +247,7 @@ impl CallRecorder {
             output_chars: 0,
             output_cut: false,
             span,
+            captured: None,
         }
     }
 
@@ -262,6 +266,36 @@ impl CallRecorder {
     /// ```
     pub fn span(&self) -> &tracing::Span {
         &self.span
+    }
+
+    /// Whether this call's payloads will be stored (the tracer has a payload store). Check
+    /// it before building an expensive value to pass to [`request_payload`](Self::request_payload).
+    pub fn captures_payloads(&self) -> bool {
+        self.tracer.as_ref().is_some_and(Tracer::captures_payloads)
+    }
+
+    /// The full request, stored in the payload store (redacted, cut to
+    /// `Config::payload_max_bytes`) when the tracer has one; serialized now, written later on
+    /// the payload thread. Does nothing without a payload store.
+    pub fn request_payload(&mut self, request: &impl serde::Serialize) -> &mut Self {
+        if let Some(max) = self.payload_limit() {
+            self.captured.get_or_insert_with(Default::default).request =
+                Some(Part::capture(request, max));
+        }
+        self
+    }
+
+    /// The full response; see [`request_payload`](Self::request_payload).
+    pub fn response_payload(&mut self, response: &impl serde::Serialize) -> &mut Self {
+        if let Some(max) = self.payload_limit() {
+            self.captured.get_or_insert_with(Default::default).response =
+                Some(Part::capture(response, max));
+        }
+        self
+    }
+
+    fn payload_limit(&self) -> Option<usize> {
+        self.tracer.as_ref().filter(|t| t.captures_payloads()).map(Tracer::payload_max_bytes)
     }
 
     /// The id this call's trace will have.
@@ -444,8 +478,11 @@ impl CallRecorder {
                 .and_then(|model| prices.cost(model, &tokens))
                 .or_else(|| prices.cost(&trace.model, &tokens));
         }
+        if self.captured.is_some() {
+            trace.payload = Some(crate::payload::key(&trace.trace_id));
+        }
         crate::span::finish(&self.span, &trace);
-        tracer.record_boxed(trace);
+        tracer.record_boxed(trace, self.captured.take());
     }
 }
 

@@ -41,9 +41,11 @@ impl<'c, C: Config> TracedChat<'c, C> {
     ) -> Result<CreateChatCompletionResponse, OpenAIError> {
         let mut rec = self.settings.start("chat", &request.model);
         record_chat_request(&mut rec, &request);
+        rec.request_payload(&request);
         let result = self.chat.create(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(response) => {
+                rec.response_payload(response);
                 rec.response_model(&response.model);
                 if let Some(u) = &response.usage {
                     rec.usage(usage(u));
@@ -81,6 +83,7 @@ impl<'c, C: Config> TracedChat<'c, C> {
             });
             options.include_usage.get_or_insert(true);
         }
+        rec.request_payload(&request);
         let estimate = super::stream::EstimateInput::of(&request);
         let span = rec.span().clone();
         match self.chat.create_stream(request).instrument(span).await {

@@ -35,10 +35,11 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         &self,
         request: CreateEmbeddingRequest,
     ) -> Result<CreateEmbeddingResponse, OpenAIError> {
-        let rec = self.start(&request);
+        let mut rec = self.start(&request);
         let result = self.embeddings.create(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => {
+                rec.response_payload(r);
                 let dims = r.data.first().map_or(0, |e| e.embedding.len());
                 finish(rec, &r.model, &r.usage, r.data.len(), dims);
             }
@@ -52,10 +53,13 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         &self,
         request: CreateEmbeddingRequest,
     ) -> Result<CreateBase64EmbeddingResponse, OpenAIError> {
-        let rec = self.start(&request);
+        let mut rec = self.start(&request);
         let result = self.embeddings.create_base64(request).instrument(rec.span().clone()).await;
         match &result {
-            Ok(r) => finish(rec, &r.model, &r.usage, r.data.len(), 0),
+            Ok(r) => {
+                rec.response_payload(r);
+                finish(rec, &r.model, &r.usage, r.data.len(), 0)
+            }
             Err(e) => {
                 rec.fail(trace_error(e));
             }
@@ -72,6 +76,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
             EmbeddingInput::ArrayOfIntegerArray(v) => (v.len(), None),
         };
         rec.metadata("input_count", count);
+        rec.request_payload(request);
         if let Some(text) = first {
             rec.input(text);
         }

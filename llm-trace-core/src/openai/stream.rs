@@ -42,6 +42,24 @@ impl EstimateInput {
     }
 }
 
+/// A streamed answer put back together: the response payload of a stream.
+#[derive(Default, serde::Serialize)]
+struct StreamedAnswer {
+    streamed: bool,
+    model: String,
+    content: String,
+    tool_calls: Vec<StreamedToolCall>,
+    finish_reason: Option<OpenAiFinish>,
+    usage: Option<async_openai::types::chat::CompletionUsage>,
+}
+
+#[derive(Default, serde::Serialize)]
+struct StreamedToolCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
 /// Wraps async-openai's chat stream; yields exactly the same items.
 pub(super) struct TracedStream {
     inner: ChatCompletionResponseStream,
@@ -55,6 +73,8 @@ struct State {
     /// The whole output text, for the token estimate (only kept with the `tokens` feature).
     #[cfg(feature = "tokens")]
     output: String,
+    /// The streamed answer, kept whole for the payload store when it stores payloads.
+    payload: Option<StreamedAnswer>,
     finish: Option<OpenAiFinish>,
     saw_usage: bool,
     saw_model: bool,
@@ -68,9 +88,13 @@ impl TracedStream {
         rec: CallRecorder,
         estimate: EstimateInput,
     ) -> TracedStream {
+        let payload = rec
+            .captures_payloads()
+            .then(|| StreamedAnswer { streamed: true, ..Default::default() });
         TracedStream {
             inner,
             state: State {
+                payload,
                 rec: Some(rec),
                 estimate,
                 #[cfg(feature = "tokens")]
@@ -140,10 +164,33 @@ impl State {
             if choice.finish_reason.is_some() {
                 self.finish = choice.finish_reason;
             }
+            if let Some(answer) = &mut self.payload {
+                answer.content.push_str(text);
+                for call in calls {
+                    let index = call.index as usize;
+                    if answer.tool_calls.len() <= index {
+                        answer.tool_calls.resize_with(index + 1, Default::default);
+                    }
+                    let slot = &mut answer.tool_calls[index];
+                    slot.id.push_str(call.id.as_deref().unwrap_or(""));
+                    if let Some(f) = &call.function {
+                        slot.name.push_str(f.name.as_deref().unwrap_or(""));
+                        slot.arguments.push_str(f.arguments.as_deref().unwrap_or(""));
+                    }
+                }
+            }
         }
         if let Some(u) = &chunk.usage {
             rec.usage(usage(u));
             self.saw_usage = true;
+        }
+        if let Some(answer) = &mut self.payload {
+            if answer.model.is_empty() {
+                answer.model.clone_from(&chunk.model);
+            }
+            if chunk.usage.is_some() {
+                answer.usage.clone_from(&chunk.usage);
+            }
         }
     }
 
@@ -166,6 +213,10 @@ impl State {
     fn record(&mut self, done: impl FnOnce(CallRecorder, Option<OpenAiFinish>)) {
         let Some(mut rec) = self.rec.take() else { return };
         record_tool_calls(&mut rec, &self.tool_calls, self.saw_text);
+        if let Some(mut answer) = self.payload.take() {
+            answer.finish_reason = self.finish;
+            rec.response_payload(&answer);
+        }
         if !self.saw_usage {
             self.estimate_usage(&mut rec);
         }

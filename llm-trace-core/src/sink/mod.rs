@@ -38,6 +38,8 @@ mod memory;
 
 pub use events::TracingSink;
 pub use jsonl::JsonlSink;
+#[cfg(feature = "payloads")]
+pub(crate) use jsonl::create_private_dir;
 pub use memory::MemorySink;
 
 use std::borrow::Cow;

@@ -18,6 +18,7 @@ use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 
 use crate::config::{Config, Overflow};
 use crate::error::Error;
+use crate::payload::Captured;
 use crate::pricing::PriceTable;
 use crate::recorder::CallRecorder;
 use crate::redact::Redaction;
@@ -25,7 +26,7 @@ use crate::sink::{JsonlSink, Sink};
 use crate::summary::{Summarizer, Summary};
 use crate::trace::{LlmTrace, Name, TraceId};
 
-use rate_limit::RateLimited;
+pub(crate) use rate_limit::RateLimited;
 use worker::{Msg, Shared};
 
 /// Records traces. Cheap to clone (one shared instance); most applications use the global one
@@ -67,6 +68,9 @@ struct Inner {
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Shared by every call outside any annotated function.
     empty_names: Arc<[Name]>,
+    #[cfg(feature = "payloads")]
+    payloads: Option<crate::payload::PayloadWriter>,
+    payload_max_bytes: usize,
     dropped_warning: RateLimited,
 }
 
@@ -93,6 +97,8 @@ impl Tracer {
             sinks: Vec::new(),
             from_config: false,
             prices: None,
+            #[cfg(feature = "payloads")]
+            payload_store: None,
         }
     }
 
@@ -109,13 +115,39 @@ impl Tracer {
     /// Records a finished trace: counts it in the summary and queues it for the sinks.
     /// Never blocks on I/O; under [`Overflow::Wait`] it may wait for room in a full queue.
     pub fn record(&self, trace: LlmTrace) {
-        self.record_boxed(Box::new(trace));
+        self.record_boxed(Box::new(trace), None);
     }
 
-    pub(crate) fn record_boxed(&self, trace: Box<LlmTrace>) {
+    /// Whether calls recorded by this tracer capture full payloads.
+    pub fn captures_payloads(&self) -> bool {
+        #[cfg(feature = "payloads")]
+        return self.inner.payloads.is_some();
+        #[cfg(not(feature = "payloads"))]
+        false
+    }
+
+    pub(crate) fn payload_max_bytes(&self) -> usize {
+        self.inner.payload_max_bytes
+    }
+
+    pub(crate) fn record_boxed(&self, trace: Box<LlmTrace>, captured: Option<Box<Captured>>) {
         let inner = &*self.inner;
         inner.shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
         inner.lock_summary().add(&trace);
+        #[cfg(feature = "payloads")]
+        if let (Some(writer), Some(captured), Some(key)) =
+            (&inner.payloads, captured, &trace.payload)
+        {
+            // Independent of sampling: the payload of a sampled-out call is still stored.
+            writer.submit(crate::payload::PayloadJob {
+                key: key.clone(),
+                trace_id: trace.trace_id,
+                timestamp: trace.timestamp,
+                captured: *captured,
+            });
+        }
+        #[cfg(not(feature = "payloads"))]
+        let _ = captured;
         if !inner.sampled(&trace) {
             inner.shared.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
             return;
@@ -161,10 +193,19 @@ impl Tracer {
             Err(SendTimeoutError::Disconnected(_)) => return Err(FlushError::Closed),
         }
         match done.recv_deadline(deadline) {
-            Ok(()) => Ok(()),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(timed_out()),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(FlushError::Closed),
+            Ok(()) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Err(timed_out()),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(FlushError::Closed);
+            }
         }
+        #[cfg(feature = "payloads")]
+        if let Some(writer) = &self.inner.payloads {
+            if !writer.flush(deadline) {
+                return Err(timed_out());
+            }
+        }
+        Ok(())
     }
 
     /// Writes everything queued, shuts the sinks down and stops the writer thread, waiting at
@@ -191,6 +232,12 @@ impl Tracer {
                 let _ = worker.join();
             }
         }
+        #[cfg(feature = "payloads")]
+        if first {
+            if let Some(writer) = &inner.payloads {
+                timed_out |= !writer.shutdown(deadline);
+            }
+        }
         let stats = self.stats();
         ShutdownReport {
             timed_out: timed_out || stats.pending() > 0,
@@ -202,7 +249,16 @@ impl Tracer {
 
     /// Counters since the tracer started.
     pub fn stats(&self) -> Stats {
-        self.inner.shared.stats(self.inner.tx.len())
+        #[allow(unused_mut)]
+        let mut stats = self.inner.shared.stats(self.inner.tx.len());
+        #[cfg(feature = "payloads")]
+        if let Some(writer) = &self.inner.payloads {
+            let c = &writer.counters;
+            stats.payloads_written = c.written.load(Ordering::Acquire);
+            stats.payloads_failed = c.failed.load(Ordering::Acquire);
+            stats.payloads_dropped = c.dropped.load(Ordering::Acquire);
+        }
+        stats
     }
 
     /// A snapshot of the session summary: every call recorded so far, sampled out or not.
@@ -318,6 +374,8 @@ pub struct TracerBuilder {
     sinks: Vec<Box<dyn Sink>>,
     from_config: bool,
     prices: Option<PriceTable>,
+    #[cfg(feature = "payloads")]
+    payload_store: Option<crate::payload::PayloadStore>,
 }
 
 impl TracerBuilder {
@@ -341,6 +399,14 @@ impl TracerBuilder {
         self
     }
 
+    /// Stores full payloads in `store` (instead of, or without, the one `config.payloads`
+    /// names).
+    #[cfg(feature = "payloads")]
+    pub fn payload_store(mut self, store: crate::payload::PayloadStore) -> Self {
+        self.payload_store = Some(store);
+        self
+    }
+
     /// Uses `prices` instead of the built-in table (and of `config.prices`).
     pub fn prices(mut self, prices: PriceTable) -> Self {
         self.prices = Some(prices);
@@ -350,7 +416,21 @@ impl TracerBuilder {
     /// Starts the writer thread. Fails if a configured sink cannot be opened or the price
     /// file cannot be loaded.
     pub fn build(self) -> Result<Tracer, Error> {
-        let TracerBuilder { config, mut sinks, from_config, prices } = self;
+        #[cfg(feature = "payloads")]
+        let payload_store = match self.payload_store {
+            Some(store) => Some(store),
+            None if self.from_config => crate::payload::PayloadStore::open(&self.config)?,
+            None => None,
+        };
+        #[cfg(feature = "payloads")]
+        let payloads = match payload_store {
+            Some(store) => Some(
+                crate::payload::PayloadWriter::start(store, self.config.redaction.clone())
+                    .map_err(Error::Spawn)?,
+            ),
+            None => None,
+        };
+        let TracerBuilder { config, mut sinks, from_config, prices, .. } = self;
         config.validate()?;
         let prices = match (prices, &config.prices) {
             (Some(prices), _) => prices,
@@ -387,6 +467,9 @@ impl TracerBuilder {
                 closed: AtomicBool::new(false),
                 worker: Mutex::new(Some(worker)),
                 empty_names: Arc::from([]),
+                #[cfg(feature = "payloads")]
+                payloads,
+                payload_max_bytes: config.payload_max_bytes,
                 dropped_warning: RateLimited::new(Duration::from_secs(10)),
             }),
         })
@@ -420,6 +503,12 @@ pub struct Stats {
     pub queued: u64,
     /// Per sink.
     pub sinks: Vec<SinkStats>,
+    /// Payloads written to the payload store.
+    pub payloads_written: u64,
+    /// Payloads the store failed to write.
+    pub payloads_failed: u64,
+    /// Payloads dropped because the payload queue was full.
+    pub payloads_dropped: u64,
 }
 
 impl Stats {

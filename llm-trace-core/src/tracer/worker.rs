@@ -65,6 +65,7 @@ impl Shared {
             sink_errors: c.sink_errors.load(Ordering::Acquire),
             queued: queued as u64,
             sinks: self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            ..Stats::default()
         }
     }
 }

@@ -1,0 +1,113 @@
+//! Full request/response payloads, stored apart from the fast log and keyed by trace id.
+//!
+//! The JSON-lines log keeps short previews; the full request and response JSON of a call
+//! (after redaction) go to a payload store: a local folder by default
+//! (`$LLM_TRACE_DIR/payloads`, files 0600 in folders 0700), or S3, GCS or Azure Blob Storage
+//! through the `object_store` crate (features `s3`, `gcs`, `azure`) with a URL such as
+//! `s3://bucket/prefix` in `LLM_TRACE_PAYLOADS`. Each payload is one JSON document at
+//! `YYYY/MM/DD/{trace_id}.json` under the store's root (the date is the call's, in UTC), and
+//! the trace's `payload` field holds that key.
+//!
+//! Capture happens on the caller's thread (the request and response are serialized to JSON
+//! bytes, cut to [`Config::payload_max_bytes`](crate::Config::payload_max_bytes)); redaction
+//! and writing happen on a payload writer thread of their own, several writes at a time, so a
+//! slow or unreachable store never delays the JSON-lines log. Payloads are best effort: when
+//! the payload queue is full, or the store fails, the payload is counted in
+//! [`Stats`](crate::Stats) (`payloads_dropped`, `payloads_failed`) and the trace itself is
+//! still written. Capture is independent of log sampling: a sampled-out call's payload is
+//! still stored.
+//!
+//! ```
+//! # #[cfg(feature = "payloads")] {
+//! use llm_trace_core::{payload::PayloadStore, Config, FinishReason, Payloads, Tracer};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut config = Config::default();
+//! config.dir = dir.path().to_path_buf();
+//! let tracer = Tracer::new(config.clone())?;
+//!
+//! let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+//! call.request_payload(&serde_json::json!({"messages": [{"role": "user", "content": "hi"}]}));
+//! call.response_payload(&serde_json::json!({"choices": [{"message": {"content": "hello"}}]}));
+//! let id = call.trace_id().unwrap();
+//! call.finish(FinishReason::Stop);
+//! tracer.flush()?;
+//!
+//! let store = PayloadStore::open(&config)?.expect("payloads are on by default");
+//! let payload = store.fetch(&id)?.expect("stored");
+//! assert_eq!(payload["response"]["choices"][0]["message"]["content"], "hello");
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(feature = "payloads")]
+mod store;
+#[cfg(feature = "payloads")]
+mod writer;
+
+#[cfg(feature = "payloads")]
+pub use store::PayloadStore;
+#[cfg(feature = "payloads")]
+pub(crate) use writer::{PayloadJob, PayloadWriter};
+
+use crate::trace::TraceId;
+
+/// The store key of a trace's payload: `YYYY/MM/DD/{trace_id}.json`, dated by the time part
+/// of the UUIDv7 trace id (the call's start, UTC). Only ever built from a parsed
+/// [`TraceId`], so it cannot contain a path separator or `..` of the caller's making.
+///
+/// ```
+/// use llm_trace_core::{payload::key, TraceId};
+///
+/// let id: TraceId = "019dc0a6-8d47-7000-8000-000000000000".parse()?;
+/// assert_eq!(key(&id), "2026/04/24/019dc0a6-8d47-7000-8000-000000000000.json");
+/// # Ok::<(), llm_trace_core::trace::ParseTraceIdError>(())
+/// ```
+pub fn key(trace_id: &TraceId) -> String {
+    let bytes = trace_id.as_uuid().as_bytes();
+    let mut millis = [0u8; 8];
+    millis[2..].copy_from_slice(&bytes[..6]);
+    let millis = i64::from_be_bytes(millis);
+    let date = crate::trace::Timestamp::from_unix_millis(millis).to_datetime();
+    format!("{}/{trace_id}.json", date.format("%Y/%m/%d"))
+}
+
+/// A payload captured on the caller's thread: JSON bytes, possibly cut.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Captured {
+    pub(crate) request: Option<Part>,
+    pub(crate) response: Option<Part>,
+}
+
+/// One side of a payload.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "payloads"), allow(dead_code))]
+pub(crate) struct Part {
+    /// JSON text, or the first bytes of it when `original_bytes` is larger.
+    pub(crate) json: Vec<u8>,
+    pub(crate) original_bytes: usize,
+}
+
+impl Part {
+    /// Serializes `value`, keeping at most `max_bytes` (cut on a character boundary).
+    pub(crate) fn capture(value: &impl serde::Serialize, max_bytes: usize) -> Part {
+        let mut json = serde_json::to_vec(value).unwrap_or_else(|e| {
+            serde_json::to_vec(&format!("<unserializable: {e}>")).unwrap_or_default()
+        });
+        let original_bytes = json.len();
+        if json.len() > max_bytes {
+            let mut cut = max_bytes;
+            // JSON text is UTF-8: back up to the start of a character.
+            while cut > 0 && (json[cut] & 0b1100_0000) == 0b1000_0000 {
+                cut -= 1;
+            }
+            json.truncate(cut);
+        }
+        Part { json, original_bytes }
+    }
+
+    #[cfg_attr(not(feature = "payloads"), allow(dead_code))]
+    fn is_cut(&self) -> bool {
+        self.json.len() < self.original_bytes
+    }
+}
