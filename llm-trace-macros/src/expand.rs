@@ -1,0 +1,413 @@
+//! Code generation: the annotated function, re-emitted token for token, with its body
+//! entering a `Scope` (sync), wrapped in `Scope::instrument` (async), or with its returned
+//! async block wrapped (async-trait shape).
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, TokenStreamExt as _, quote, quote_spanned};
+use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
+use syn::visit_mut::{self, VisitMut};
+use syn::{Expr, ExprAsync, Ident, LitStr, Path, ReturnType, Signature, Stmt, Type, token};
+
+use crate::attr::Args;
+use crate::item::{Body, TracedFn};
+use crate::rewrite::rewrite_stmts;
+
+/// The whole macro, on `proc_macro2` tokens so that it can be unit tested.
+pub(crate) fn traced_llm(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse2::<Args>(args);
+    let func = TracedFn::parse(item.clone());
+    match (args, func) {
+        (Ok(args), Ok(func)) => gen_function(&args, func),
+        (Err(mut error), Err(item_error)) => {
+            error.combine(item_error);
+            with_error(item, error)
+        }
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => with_error(item, error),
+    }
+}
+
+/// The original item, unchanged, followed by the error: the user sees the error and nothing
+/// else (no "cannot find function" at every call site of a function that vanished).
+fn with_error(mut item: TokenStream, error: syn::Error) -> TokenStream {
+    item.extend(error.into_compile_error());
+    item
+}
+
+fn gen_function(args: &Args, mut func: TracedFn) -> TokenStream {
+    let krate = args.krate();
+    if let (Body::Parsed(stmts), true) = (&mut func.body, args.rewrite()) {
+        rewrite_stmts(stmts, &krate);
+    }
+    let scope = gen_scope(args, &krate, &func.sig);
+    let brace = func.brace_token;
+    let body = match &mut func.body {
+        Body::Parsed(stmts) if func.sig.asyncness.is_none() => match returned_async_block(stmts) {
+            Some(slot) => {
+                // async-trait shape: the statements stay, the returned future is wrapped.
+                *slot = instrument_async_block(std::mem::replace(slot, Expr::PLACEHOLDER), &scope);
+                let mut tokens = TokenStream::new();
+                tokens.append_all(stmts.iter());
+                tokens
+            }
+            None => gen_sync(&scope, &block(brace, quote!(#(#stmts)*))),
+        },
+        Body::Parsed(stmts) => gen_async(&scope, &func.sig, &block(brace, quote!(#(#stmts)*))),
+        Body::Raw(tokens) if func.sig.asyncness.is_none() => {
+            gen_sync(&scope, &block(brace, tokens.clone()))
+        }
+        Body::Raw(tokens) => gen_async(&scope, &func.sig, &block(brace, tokens.clone())),
+    };
+    let TracedFn { outer_attrs, vis, sig, brace_token, inner_attrs, .. } = &func;
+    let mut out = quote!(#(#outer_attrs)* #vis #sig);
+    brace_token.surround(&mut out, |tokens| {
+        tokens.append_all(inner_attrs);
+        tokens.extend(body);
+    });
+    out
+}
+
+/// The user's body in its own braces (their spans).
+fn block(brace: token::Brace, inner: TokenStream) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    brace.surround(&mut tokens, |tokens| tokens.extend(inner));
+    tokens
+}
+
+/// `Scope::new(name, module_path!(), &[tags]).with_metadata(..)*.with_session(..)?`
+fn gen_scope(args: &Args, krate: &Path, sig: &Signature) -> TokenStream {
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span()),
+    };
+    let tags = &args.tags;
+    let mut scope = quote! {
+        #krate::__private::Scope::new(#name, ::core::module_path!(), &[#(#tags),*])
+    };
+    for entry in &args.metadata {
+        let key = &entry.key;
+        let value = &entry.value;
+        // By value first (`MetaValue<T>: MetaViaSerialize` when `T: Serialize`), by
+        // reference otherwise (`&MetaValue<T>: MetaViaDisplay` when `T: Display`). Located at
+        // the user's expression, so "neither Serialize nor Display" points there.
+        let span = Span::call_site().located_at(value.span());
+        let probe = quote_spanned! {span=>
+            {
+                #[allow(unused_imports)]
+                use #krate::__private::{MetaViaDisplay as _, MetaViaSerialize as _};
+                #krate::__private::MetaValue(&(#value)).__llm_trace_meta()
+            }
+        };
+        scope = quote!(#scope.with_metadata(#key, #probe));
+    }
+    if let Some(session) = &args.session {
+        scope = quote!(#scope.with_session(#session));
+    }
+    scope
+}
+
+/// Sync: an RAII guard leaves the scope on return, `?` and unwinding.
+fn gen_sync(scope: &TokenStream, block: &TokenStream) -> TokenStream {
+    let guard = Ident::new("__llm_trace_guard", Span::mixed_site());
+    quote! {
+        let #guard = #scope.enter();
+        #block
+    }
+}
+
+/// Async: the body becomes an async block run inside the scope on every poll and on drop.
+/// A never-taken `return` of the declared type fixes the block's output type, so `?` and
+/// `return` infer as they did in the fn body.
+fn gen_async(scope: &TokenStream, sig: &Signature, block: &TokenStream) -> TokenStream {
+    let scope_var = Ident::new("__llm_trace_scope", Span::mixed_site());
+    let fake_return = fake_return(sig);
+    quote! {
+        let #scope_var = #scope;
+        #scope_var.instrument(async move {
+            #fake_return
+            #block
+        }).await
+    }
+}
+
+fn fake_return(sig: &Signature) -> TokenStream {
+    let (ty, span) = match &sig.output {
+        // `let x: ! = ..` is unstable; a `-> !` body needs no help to infer.
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => return TokenStream::new(),
+        ReturnType::Type(_, ty) => (erase_impl_trait(ty).into_token_stream(), ty.span()),
+        ReturnType::Default => (quote!(()), sig.ident.span()),
+    };
+    let span = Span::mixed_site().located_at(span);
+    let var = Ident::new("__llm_trace_return", span);
+    quote_spanned! {span=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let #var: #ty = loop {};
+            return #var;
+        }
+    }
+}
+
+/// `impl Trait` cannot be written in a `let`: `_` infers the same type.
+fn erase_impl_trait(ty: &Type) -> Type {
+    struct Eraser;
+    impl VisitMut for Eraser {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                let span = impl_trait.impl_token.span;
+                *ty = syn::parse_quote_spanned!(span=> _);
+            } else {
+                visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    let mut ty = ty.clone();
+    Eraser.visit_type_mut(&mut ty);
+    ty
+}
+
+/// The async block a non-async fn returns, as `#[async_trait]` and hand-written
+/// `Pin<Box<dyn Future>>` / `impl Future` methods do: the last statement is (or `return`s)
+/// `async {..}`, `Box::pin(async {..})`, or `async {..}.boxed()` / `.boxed_local()`.
+fn returned_async_block(stmts: &mut [Stmt]) -> Option<&mut Expr> {
+    let expr = match stmts.last_mut()? {
+        Stmt::Expr(Expr::Return(ret), _) => ret.expr.as_deref_mut()?,
+        Stmt::Expr(expr, None) => expr,
+        _ => return None,
+    };
+    async_block_in(expr)
+}
+
+fn async_block_in(expr: &mut Expr) -> Option<&mut Expr> {
+    match expr {
+        Expr::Async(_) => Some(expr),
+        Expr::Group(group) => async_block_in(&mut group.expr),
+        Expr::Paren(paren) => async_block_in(&mut paren.expr),
+        Expr::Call(call) if call.args.len() == 1 && is_box_pin(&call.func) => {
+            call.args.first_mut().and_then(|arg| match arg {
+                Expr::Async(_) => Some(arg),
+                _ => None,
+            })
+        }
+        Expr::MethodCall(call)
+            if call.args.is_empty() && (call.method == "boxed" || call.method == "boxed_local") =>
+        {
+            match &mut *call.receiver {
+                slot @ Expr::Async(_) => Some(slot),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `Box::pin`, `std::boxed::Box::pin`, `::alloc::boxed::Box::pin`, ...
+fn is_box_pin(func: &Expr) -> bool {
+    let Expr::Path(path) = func else { return false };
+    let mut segments = path.path.segments.iter().rev();
+    matches!(
+        (segments.next(), segments.next()),
+        (Some(pin), Some(boxed)) if pin.ident == "pin" && boxed.ident == "Box"
+    )
+}
+
+/// `async move { body }` → `async move { let scope = ..; scope.instrument(async move { body }).await }`:
+/// the scope is built and entered when the returned future is polled, not when it is made.
+fn instrument_async_block(expr: Expr, scope: &TokenStream) -> Expr {
+    let Expr::Async(ExprAsync { attrs, async_token, capture, block, .. }) = expr else {
+        unreachable!("returned_async_block only finds async blocks")
+    };
+    let scope_var = Ident::new("__llm_trace_scope", Span::mixed_site());
+    syn::parse_quote! {
+        #(#attrs)*
+        async #capture {
+            let #scope_var = #scope;
+            #scope_var.instrument(#async_token #capture #block).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expand(args: TokenStream, item: TokenStream) -> String {
+        traced_llm(args, item).to_string()
+    }
+
+    #[test]
+    fn sync_fn_enters_a_guard_around_the_original_block() {
+        let out = expand(
+            quote!(tags = ["a"]),
+            quote!(
+                #[doc = "d"]
+                pub fn f(x: u32) -> u32 {
+                    x + 1
+                }
+            ),
+        );
+        assert_eq!(
+            out,
+            "# [doc = \"d\"] pub fn f (x : u32) -> u32 { \
+             let __llm_trace_guard = :: llm_trace :: __private :: Scope :: new (\"f\" , :: core :: module_path ! () , & [\"a\"]) . enter () ; \
+             { x + 1 } }"
+        );
+    }
+
+    #[test]
+    fn async_fn_instruments_an_async_block_with_the_return_type() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f() -> impl Display {
+                    1
+                }
+            ),
+        );
+        assert!(
+            out.starts_with("async fn f () -> impl Display { let __llm_trace_scope = "),
+            "{out}"
+        );
+        assert!(out.contains("__llm_trace_scope . instrument (async move {"), "{out}");
+        assert!(out.contains("let __llm_trace_return : _ = loop { } ;"), "{out}");
+        assert!(out.ends_with("{ 1 } }) . await }"), "{out}");
+    }
+
+    #[test]
+    fn never_returning_async_fn_has_no_fake_return() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f() -> ! {
+                    loop {}
+                }
+            ),
+        );
+        assert!(!out.contains("__llm_trace_return"), "{out}");
+    }
+
+    #[test]
+    fn async_trait_shape_wraps_the_returned_future() {
+        for item in [
+            quote!(
+                fn f(&self) -> Pin<Box<dyn Future<Output = u32> + Send + '_>> {
+                    Box::pin(async move { 1 })
+                }
+            ),
+            quote!(
+                fn f(&self) -> BoxFuture<'_, u32> {
+                    let x = 1;
+                    std::boxed::Box::pin(async move { x })
+                }
+            ),
+            quote!(
+                fn f(&self) -> impl Future<Output = u32> {
+                    async move { 1 }
+                }
+            ),
+            quote!(
+                fn f(&self) -> BoxFuture<'_, u32> {
+                    async move { 1 }.boxed()
+                }
+            ),
+            quote!(
+                fn f(&self) -> BoxFuture<'_, u32> {
+                    return Box::pin(async move { 1 });
+                }
+            ),
+        ] {
+            let out = expand(quote!(), item);
+            assert!(!out.contains("__llm_trace_guard"), "{out}");
+            assert!(out.contains("async move { let __llm_trace_scope = "), "{out}");
+            assert!(out.contains("__llm_trace_scope . instrument (async move {"), "{out}");
+        }
+        // A sync fn returning something else is sync.
+        let out = expand(
+            quote!(),
+            quote!(
+                fn f() -> Pin<Box<u32>> {
+                    Box::pin(1)
+                }
+            ),
+        );
+        assert!(out.contains("__llm_trace_guard"), "{out}");
+    }
+
+    #[test]
+    fn arguments_become_scope_builders() {
+        let out = expand(
+            quote!(name = "renamed", metadata(user = user.id, n = 3), session = s, crate = my::lt),
+            quote!(
+                fn r#type(user: &User, s: &str) {}
+            ),
+        );
+        assert!(out.contains("my :: lt :: __private :: Scope :: new (\"renamed\""), "{out}");
+        assert!(out.contains(". with_metadata (\"user\" , { # [allow (unused_imports)] use my :: lt :: __private :: { MetaViaDisplay as _ , MetaViaSerialize as _ } ; my :: lt :: __private :: MetaValue (& (user . id)) . __llm_trace_meta () })"), "{out}");
+        assert!(out.contains(". with_session (s) . enter ()"), "{out}");
+        let out = expand(
+            quote!(),
+            quote!(
+                fn r#type() {}
+            ),
+        );
+        assert!(out.contains("Scope :: new (\"type\""), "{out}");
+    }
+
+    #[test]
+    fn rewriting_can_be_turned_off() {
+        let item = quote!(
+            fn f(c: &C) -> u32 {
+                c.chat().create(1)
+            }
+        );
+        assert!(expand(quote!(), item.clone()).contains("Rewrite :: new (c . chat ())"));
+        assert!(!expand(quote!(rewrite = false), item).contains("Rewrite"));
+    }
+
+    #[test]
+    fn errors_come_with_the_original_item() {
+        let item = quote!(
+            fn f() -> u32 {
+                1
+            }
+        );
+        let out = expand(quote!(tag = ["a"]), item.clone());
+        assert!(out.starts_with("fn f () -> u32 { 1 } :: core :: compile_error ! {"), "{out}");
+        let out = expand(
+            quote!(bogus = 1),
+            quote!(
+                const fn f() {}
+            ),
+        );
+        assert!(out.starts_with("const fn f () { }"), "{out}");
+        assert_eq!(out.matches("compile_error").count(), 2, "{out}");
+        let out = expand(
+            quote!(),
+            quote!(
+                struct S;
+            ),
+        );
+        assert!(out.starts_with("struct S ;"), "{out}");
+    }
+
+    #[test]
+    fn unparsable_bodies_are_wrapped_without_rewriting() {
+        let mut item = quote!(fn f() -> u32);
+        item.extend(std::iter::once(proc_macro2::TokenTree::Group(proc_macro2::Group::new(
+            proc_macro2::Delimiter::Brace,
+            quote!(let x = ; c.chat().create(1)),
+        ))));
+        let out = expand(quote!(), item);
+        assert!(out.contains("__llm_trace_guard"), "{out}");
+        assert!(!out.contains("Rewrite"), "{out}");
+    }
+}

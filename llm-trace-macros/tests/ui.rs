@@ -1,0 +1,9 @@
+//! Compile-time behaviour of `#[traced_llm]`: every supported shape of function compiles
+//! (without warnings) and runs; every misuse is one error that says what to write instead.
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/pass/*.rs");
+    t.compile_fail("tests/ui/fail/*.rs");
+}

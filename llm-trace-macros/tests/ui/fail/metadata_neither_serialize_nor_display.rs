@@ -1,0 +1,10 @@
+use llm_trace::traced_llm;
+
+struct Opaque;
+
+#[traced_llm(metadata(value = Opaque))]
+fn classify() {}
+
+fn main() {
+    classify();
+}
