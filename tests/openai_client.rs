@@ -289,7 +289,7 @@ async fn stream_faults_are_recorded_once_and_passed_through() {
         } else {
             assert!(errors >= 1, "{kind_name}: the caller still sees the error");
         }
-        assert!(t.output_preview.len() > 0, "{kind_name}: partial output kept");
+        assert!(!t.output_preview.is_empty(), "{kind_name}: partial output kept");
     }
 }
 
@@ -402,4 +402,70 @@ async fn the_api_key_is_never_recorded() {
 fn every_request_in_these_tests_goes_to_127_0_0_1() {
     let f = fixture();
     assert!(f.server.base_url().starts_with("http://127.0.0.1:"));
+}
+
+mod rewriting {
+    use super::*;
+    use llm_trace::traced_llm;
+
+    #[traced_llm(tags = ["support"])]
+    async fn plain_client_calls(client: &Client<OpenAIConfig>) -> String {
+        let reply = client.chat().create(chat("gpt-4o-mini", "plain")).await.unwrap();
+        let mut stream =
+            client.chat().create_stream(chat("gpt-4o-mini", "streamed")).await.unwrap();
+        while stream.next().await.is_some() {}
+        let request = CreateEmbeddingRequestArgs::default()
+            .model("text-embedding-3-small")
+            .input("embed me")
+            .build()
+            .unwrap();
+        client.embeddings().create(request).await.unwrap();
+        reply.choices[0].message.content.clone().unwrap()
+    }
+
+    #[traced_llm]
+    async fn traced_client_call(client: &TracedClient) {
+        client.chat().create(chat("gpt-4o-mini", "once")).await.unwrap();
+    }
+
+    #[traced_llm(rewrite = false)]
+    async fn not_rewritten(client: &Client<OpenAIConfig>) {
+        client.chat().create(chat("gpt-4o-mini", "untraced")).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn calls_on_a_plain_client_in_an_annotated_body_are_recorded() {
+        let f = fixture();
+        let _default = f.tracer.set_default();
+        let untraced = f.plain.chat().create(chat("gpt-4o-mini", "plain")).await.unwrap();
+        assert!(f.traces().is_empty(), "outside an annotated fn a plain client is not traced");
+        let text = plain_client_calls(&f.plain).await;
+        assert_eq!(Some(text), untraced.choices[0].message.content.clone());
+        let traces = f.traces();
+        let ops: Vec<(&str, bool)> =
+            traces.iter().map(|t| (t.operation.as_ref(), t.stream)).collect();
+        assert_eq!(ops, [("chat", false), ("chat", true), ("embeddings", false)]);
+        for t in &traces {
+            assert_eq!(t.function_name, "plain_client_calls");
+            assert_eq!(t.tags.as_ref(), ["support"]);
+            assert!(t.usage_source == UsageSource::Provider, "{t:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_traced_client_in_an_annotated_body_is_recorded_once() {
+        let f = fixture();
+        let _default = f.tracer.set_default();
+        traced_client_call(&f.traced).await;
+        let t = f.only();
+        assert_eq!(t.function_name, "traced_client_call");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn rewrite_false_leaves_the_calls_alone() {
+        let f = fixture();
+        let _default = f.tracer.set_default();
+        not_rewritten(&f.plain).await;
+        assert!(f.traces().is_empty());
+    }
 }

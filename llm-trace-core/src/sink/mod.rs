@@ -35,12 +35,16 @@
 mod events;
 mod jsonl;
 mod memory;
+#[cfg(feature = "otlp")]
+mod otlp;
 
 pub use events::TracingSink;
 pub use jsonl::JsonlSink;
 #[cfg(feature = "payloads")]
 pub(crate) use jsonl::create_private_dir;
 pub use memory::MemorySink;
+#[cfg(feature = "otlp")]
+pub use otlp::{OtlpOptions, OtlpSink};
 
 use std::borrow::Cow;
 

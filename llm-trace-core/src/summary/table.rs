@@ -9,7 +9,7 @@ pub(super) fn write_summary(f: &mut fmt::Formatter<'_>, s: &Summary) -> fmt::Res
     writeln!(f, "llm-trace summary · session {}", s.session_id)?;
     writeln!(
         f,
-        "{} calls · {} errors ({:.1}%) · {} prompt + {} completion tokens ({} cached, {} reasoning) · {}{}",
+        "{} calls · {} failed ({:.1}%) · {} prompt + {} completion tokens ({} cached, {} reasoning) · {}{}",
         format_count(t.calls),
         format_count(t.errors),
         t.error_rate() * 100.0,
@@ -67,16 +67,22 @@ pub(super) fn write_summary(f: &mut fmt::Formatter<'_>, s: &Summary) -> fmt::Res
 /// # Ok::<(), std::fmt::Error>(())
 /// ```
 pub fn write_group_table(out: &mut impl Write, title: &str, groups: &[GroupStats]) -> fmt::Result {
-    const HEADERS: [&str; 9] =
-        ["calls", "errors", "prompt", "completion", "cached", "cost", "p50", "p95", "ttft p50"];
-    let rows: Vec<[String; 10]> = groups
+    const HEADERS: [&str; 10] = [
+        "calls",
+        "errors",
+        "prompt",
+        "completion",
+        "cached",
+        "cost",
+        "unpriced",
+        "p50",
+        "p95",
+        "ttft p50",
+    ];
+    let rows: Vec<[String; 11]> = groups
         .iter()
         .map(|g| {
-            let cost = match (g.unpriced, g.calls) {
-                (0, _) => format_cost(g.cost_usd),
-                (u, c) if u == c => "unpriced".to_owned(),
-                (u, _) => format!("{} +{u}?", format_cost(g.cost_usd)),
-            };
+            let cost = if g.unpriced == g.calls { "-".to_owned() } else { format_cost(g.cost_usd) };
             [
                 g.key.clone(),
                 format_count(g.calls),
@@ -85,13 +91,14 @@ pub fn write_group_table(out: &mut impl Write, title: &str, groups: &[GroupStats
                 format_count(g.completion_tokens),
                 format_count(g.cached_tokens),
                 cost,
+                format_count(g.unpriced),
                 format_ms(g.latency_ms.p50),
                 format_ms(g.latency_ms.p95),
                 format_ms(g.ttft_ms.p50),
             ]
         })
         .collect();
-    let mut widths = [0usize; 10];
+    let mut widths = [0usize; 11];
     widths[0] = title.chars().count();
     for (i, h) in HEADERS.iter().enumerate() {
         widths[i + 1] = h.chars().count();
@@ -139,6 +146,8 @@ pub fn format_count(n: u64) -> String {
 /// use llm_trace_core::summary::format_cost;
 /// assert_eq!(format_cost(12.3456), "$12.35");
 /// assert_eq!(format_cost(0.0001344), "$0.0001344");
+/// assert_eq!(format_cost(0.00000046), "$0.00000046");
+/// assert_eq!(format_cost(2.5), "$2.50");
 /// assert_eq!(format_cost(0.0), "$0");
 /// ```
 pub fn format_cost(usd: f64) -> String {
@@ -147,7 +156,11 @@ pub fn format_cost(usd: f64) -> String {
     }
     let magnitude = usd.abs().log10().floor() as i32;
     let decimals = (3 - magnitude).clamp(2, 10) as usize;
-    format!("${usd:.decimals$}")
+    let text = format!("{usd:.decimals$}");
+    // Four significant digits at most, without trailing zeros (but keep cents).
+    let trimmed = text.trim_end_matches('0');
+    let keep = trimmed.len().max(text.find('.').map_or(text.len(), |dot| dot + 3));
+    format!("${}", &text[..keep])
 }
 
 /// Milliseconds as `3.2 ms`, `812 ms`, `1.92 s` or `2.1 min`; `-` for none.
@@ -199,7 +212,8 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(lines.iter().all(|l| l.chars().count() == lines[0].chars().count()), "{out}");
-        assert!(lines[1].contains("1,000,000") && lines[1].contains("$2.500"), "{out}");
-        assert!(lines[2].contains("unpriced"), "{out}");
+        assert!(lines[1].contains("1,000,000") && lines[1].contains("$2.50 "), "{out}");
+        assert!(lines[2].contains(" - "), "{out}");
+        assert!(lines[0].contains("unpriced"), "{out}");
     }
 }

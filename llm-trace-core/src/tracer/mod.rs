@@ -443,6 +443,15 @@ impl TracerBuilder {
                 log = log.with_rotation(rotation);
             }
             sinks.insert(0, Box::new(log));
+            #[cfg(feature = "otlp")]
+            {
+                let mut options = crate::sink::OtlpOptions::default();
+                // A write must fit in a flush, or shutdown would give up on it.
+                options.timeout = options.timeout.min(config.shutdown_timeout);
+                if config.otlp.traces_url().is_some() {
+                    sinks.push(Box::new(crate::sink::OtlpSink::new(&config.otlp, options)?));
+                }
+            }
         }
         let session_id: Arc<str> = match &config.session_id {
             Some(session) => Arc::from(session.as_str()),

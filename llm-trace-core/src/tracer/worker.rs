@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use super::rate_limit::RateLimited;
 use super::{SinkStats, Stats};
@@ -104,9 +104,30 @@ impl Worker {
     fn run(mut self) {
         let mut batch: Vec<LlmTrace> = Vec::with_capacity(MAX_BATCH);
         let mut last_flush = Instant::now();
+        let mut idle = Idle::new();
         loop {
-            let timeout = self.flush_interval.saturating_sub(last_flush.elapsed());
-            let first = match self.rx.recv_timeout(timeout) {
+            // While traces keep coming, poll with short sleeps instead of blocking: a sender
+            // only pays for waking the writer (a futex syscall, microseconds) when the writer
+            // is blocked, so the writer blocks only after a quiet spell.
+            let polled = match self.rx.try_recv() {
+                Ok(msg) => Ok(msg),
+                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                Err(TryRecvError::Empty) => match idle.next_sleep() {
+                    Some(nap) => {
+                        std::thread::sleep(nap);
+                        if last_flush.elapsed() >= self.flush_interval {
+                            self.flush_if_dirty();
+                            last_flush = Instant::now();
+                        }
+                        continue;
+                    }
+                    None => {
+                        let timeout = self.flush_interval.saturating_sub(last_flush.elapsed());
+                        self.rx.recv_timeout(timeout)
+                    }
+                },
+            };
+            let first = match polled {
                 Ok(msg) => msg,
                 Err(RecvTimeoutError::Timeout) => {
                     self.flush_if_dirty();
@@ -118,6 +139,7 @@ impl Worker {
                     return;
                 }
             };
+            idle.reset();
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
@@ -223,6 +245,39 @@ impl Worker {
             );
         });
         false
+    }
+}
+
+/// How long the writer naps between polls of an empty queue: 50 µs doubling to 2 ms, then,
+/// after 100 ms without a trace, it blocks until the next one.
+struct Idle {
+    since: Option<Instant>,
+    nap: Duration,
+}
+
+impl Idle {
+    const FIRST_NAP: Duration = Duration::from_micros(50);
+    const LONGEST_NAP: Duration = Duration::from_millis(2);
+    const QUIET: Duration = Duration::from_millis(100);
+
+    fn new() -> Idle {
+        Idle { since: None, nap: Self::FIRST_NAP }
+    }
+
+    fn reset(&mut self) {
+        self.since = None;
+        self.nap = Self::FIRST_NAP;
+    }
+
+    /// The next nap, or `None` once the queue has been quiet long enough to block.
+    fn next_sleep(&mut self) -> Option<Duration> {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= Self::QUIET {
+            return None;
+        }
+        let nap = self.nap;
+        self.nap = (self.nap * 2).min(Self::LONGEST_NAP);
+        Some(nap)
     }
 }
 
