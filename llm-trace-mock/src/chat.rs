@@ -16,14 +16,7 @@ pub(crate) const SYSTEM_FINGERPRINT: &str = "fp_11m7r4c3m0";
 /// Words per streamed content chunk.
 const WORDS_PER_CHUNK: usize = 3;
 
-const ROLES: [&str; 6] = [
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
+const ROLES: [&str; 6] = ["system", "developer", "user", "assistant", "tool", "function"];
 
 /// A tool call the mock decided to make.
 #[derive(Debug)]
@@ -63,11 +56,7 @@ pub(crate) fn plan(
     };
     let model = match obj.get("model") {
         None | Some(Value::Null) => {
-            return Err(Invalid::new(
-                "you must provide a model parameter",
-                None,
-                None,
-            ));
+            return Err(Invalid::new("you must provide a model parameter", None, None));
         }
         Some(Value::String(m)) if !m.is_empty() => m.as_str(),
         Some(_) => {
@@ -230,21 +219,12 @@ pub(crate) fn plan(
 fn prompt_tokens(messages: &[Value]) -> u32 {
     let mut total: u32 = 3;
     for m in messages {
-        total = total
-            .saturating_add(3)
-            .saturating_add(text::estimate(&content_text(m.get("content"))));
-        for call in m
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        total =
+            total.saturating_add(3).saturating_add(text::estimate(&content_text(m.get("content"))));
+        for call in m.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
             let f = call.get("function");
             for key in ["name", "arguments"] {
-                let s = f
-                    .and_then(|f| f.get(key))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
+                let s = f.and_then(|f| f.get(key)).and_then(Value::as_str).unwrap_or("");
                 total = total.saturating_add(text::estimate(s));
             }
         }
@@ -259,11 +239,7 @@ fn content_text(content: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts
             .iter()
-            .filter_map(|p| {
-                p.get("text")
-                    .or_else(|| p.get("refusal"))
-                    .and_then(Value::as_str)
-            })
+            .filter_map(|p| p.get("text").or_else(|| p.get("refusal")).and_then(Value::as_str))
             .collect::<Vec<_>>()
             .join("\n"),
         _ => String::new(),
@@ -302,12 +278,7 @@ fn choose_tool(obj: &Map<String, Value>, last_role: Option<&str>) -> Option<(Str
     let tools = obj.get("tools").and_then(Value::as_array)?;
     let function_tools: Vec<&Value> = tools
         .iter()
-        .filter(|t| {
-            matches!(
-                t.get("type").and_then(Value::as_str),
-                None | Some("function")
-            )
-        })
+        .filter(|t| matches!(t.get("type").and_then(Value::as_str), None | Some("function")))
         .filter_map(|t| t.get("function"))
         .filter(|f| f.get("name").and_then(Value::as_str).is_some())
         .collect();
@@ -320,13 +291,9 @@ fn choose_tool(obj: &Map<String, Value>, last_role: Option<&str>) -> Option<(Str
             "required" => (true, None),
             _ => (false, None),
         },
-        Some(other) => (
-            true,
-            other
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str),
-        ),
+        Some(other) => {
+            (true, other.get("function").and_then(|f| f.get("name")).and_then(Value::as_str))
+        }
     };
     if !forced && matches!(last_role, Some("tool" | "function")) {
         return None;
@@ -339,19 +306,15 @@ fn choose_tool(obj: &Map<String, Value>, last_role: Option<&str>) -> Option<(Str
                 .copied()
         })
         .unwrap_or(first);
-    let name = named
-        .or_else(|| function.get("name").and_then(Value::as_str))
-        .unwrap_or("tool")
-        .to_owned();
+    let name =
+        named.or_else(|| function.get("name").and_then(Value::as_str)).unwrap_or("tool").to_owned();
     Some((name, mock_arguments(function.get("parameters"))))
 }
 
 /// A small JSON object that fits the JSON-schema `parameters`: one value per
 /// required property (or per property when none is required), at most 8.
 fn mock_arguments(parameters: Option<&Value>) -> String {
-    let props = parameters
-        .and_then(|p| p.get("properties"))
-        .and_then(Value::as_object);
+    let props = parameters.and_then(|p| p.get("properties")).and_then(Value::as_object);
     let mut args = Map::new();
     if let Some(props) = props {
         let required: Vec<&str> = parameters
@@ -359,11 +322,8 @@ fn mock_arguments(parameters: Option<&Value>) -> String {
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let keys: Vec<&str> = if required.is_empty() {
-            props.keys().map(String::as_str).collect()
-        } else {
-            required
-        };
+        let keys: Vec<&str> =
+            if required.is_empty() { props.keys().map(String::as_str).collect() } else { required };
         for key in keys.into_iter().take(8) {
             args.insert(key.to_owned(), mock_value(props.get(key)));
         }
@@ -375,20 +335,14 @@ fn mock_value(schema: Option<&Value>) -> Value {
     let Some(schema) = schema else {
         return json!("mock");
     };
-    if let Some(first) = schema
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-    {
+    if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
         return first.clone();
     }
     let ty = match schema.get("type") {
         Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("null"),
+        Some(Value::Array(ts)) => {
+            ts.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null")
+        }
         _ => "string",
     };
     match ty {
@@ -515,10 +469,7 @@ impl ChatReply {
             }
             None => {
                 events.push(chunk(
-                    choice(
-                        json!({ "role": "assistant", "content": "", "refusal": null }),
-                        None,
-                    ),
+                    choice(json!({ "role": "assistant", "content": "", "refusal": null }), None),
                     Value::Null,
                 ));
                 let content = self.content.as_deref().unwrap_or("");
@@ -530,10 +481,7 @@ impl ChatReply {
                 }
             }
         }
-        events.push(chunk(
-            choice(json!({}), Some(self.finish_reason)),
-            Value::Null,
-        ));
+        events.push(chunk(choice(json!({}), Some(self.finish_reason)), Value::Null));
         if self.include_usage {
             events.push(chunk(json!([]), self.usage.clone()));
         }
@@ -582,10 +530,8 @@ mod tests {
 
     #[test]
     fn stream_events_reassemble() {
-        let r = req(
-            json!({"model":"m","stream":true,"stream_options":{"include_usage":true},
-            "messages":[{"role":"user","content":"tell me a story"}]}),
-        );
+        let r = req(json!({"model":"m","stream":true,"stream_options":{"include_usage":true},
+            "messages":[{"role":"user","content":"tell me a story"}]}));
         let events = r.events();
         let mut text = String::new();
         for e in &events {

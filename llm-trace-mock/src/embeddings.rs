@@ -53,11 +53,7 @@ fn build(body: &Value) -> Result<Value, Invalid> {
     let model = match obj.get("model") {
         Some(Value::String(m)) if !m.is_empty() => m.as_str(),
         _ => {
-            return Err(Invalid::new(
-                "you must provide a model parameter",
-                None,
-                None,
-            ));
+            return Err(Invalid::new("you must provide a model parameter", None, None));
         }
     };
     let inputs = match obj.get("input") {
@@ -103,10 +99,7 @@ fn build(body: &Value) -> Result<Value, Invalid> {
             Input::Text(t) => (hash(t.as_bytes()), text::estimate(t).max(1)),
             Input::Tokens(ids) => {
                 let bytes: Vec<u8> = ids.iter().flat_map(|i| i.to_le_bytes()).collect();
-                (
-                    hash(&bytes) ^ 0x746f_6b65_6e73,
-                    u32::try_from(ids.len()).unwrap_or(u32::MAX),
-                )
+                (hash(&bytes) ^ 0x746f_6b65_6e73, u32::try_from(ids.len()).unwrap_or(u32::MAX))
             }
         };
         prompt_tokens = prompt_tokens.saturating_add(tokens);
@@ -139,9 +132,7 @@ fn parse_inputs(v: &Value) -> Option<Vec<Input<'_>>> {
                     .map(|i| i.as_str().filter(|s| !s.is_empty()).map(Input::Text))
                     .collect()
             } else if items.iter().all(Value::is_u64) {
-                Some(vec![Input::Tokens(
-                    items.iter().filter_map(Value::as_u64).collect(),
-                )])
+                Some(vec![Input::Tokens(items.iter().filter_map(Value::as_u64).collect())])
             } else {
                 items
                     .iter()

@@ -200,9 +200,7 @@ pub struct MockServer {
 
 impl fmt::Debug for MockServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MockServer")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("MockServer").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -226,15 +224,11 @@ impl MockServer {
         let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let shared = Arc::new(server::Shared::default());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        let app = Router::new()
-            .fallback(server::handle)
-            .with_state(Arc::clone(&shared));
+        let app = Router::new().fallback(server::handle).with_state(Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name(format!("llm-trace-mock-{}", addr.port()))
             .spawn(move || {
@@ -270,12 +264,7 @@ impl MockServer {
                 return Err(std::io::Error::other("llm-trace-mock server thread died"));
             }
         }
-        Ok(MockServer {
-            addr,
-            shared,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
-        })
+        Ok(MockServer { addr, shared, shutdown: Some(shutdown_tx), thread: Some(thread) })
     }
 
     /// The address the server listens on (always `127.0.0.1`).

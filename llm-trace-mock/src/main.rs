@@ -38,9 +38,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                 None => return Err(format!("unknown argument `{other}`")),
             },
         };
-        port = value
-            .parse()
-            .map_err(|_| format!("invalid port `{value}`"))?;
+        port = value.parse().map_err(|_| format!("invalid port `{value}`"))?;
     }
     Ok(Command::Serve { port })
 }
@@ -89,18 +87,9 @@ mod tests {
     #[test]
     fn args() {
         assert!(matches!(parse(&[]), Ok(Command::Serve { port: 0 })));
-        assert!(matches!(
-            parse(&["--port", "8080"]),
-            Ok(Command::Serve { port: 8080 })
-        ));
-        assert!(matches!(
-            parse(&["--port=9"]),
-            Ok(Command::Serve { port: 9 })
-        ));
-        assert!(matches!(
-            parse(&["-p", "1"]),
-            Ok(Command::Serve { port: 1 })
-        ));
+        assert!(matches!(parse(&["--port", "8080"]), Ok(Command::Serve { port: 8080 })));
+        assert!(matches!(parse(&["--port=9"]), Ok(Command::Serve { port: 9 })));
+        assert!(matches!(parse(&["-p", "1"]), Ok(Command::Serve { port: 1 })));
         assert!(matches!(parse(&["--help"]), Ok(Command::Help)));
         assert!(parse(&["--port"]).is_err());
         assert!(parse(&["--port", "70000"]).is_err());

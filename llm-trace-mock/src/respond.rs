@@ -22,10 +22,7 @@ pub(crate) fn json(status: StatusCode, value: &Value) -> Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
@@ -63,13 +60,7 @@ pub(crate) fn bad_request(
     param: Option<&str>,
     code: Option<&str>,
 ) -> Response<Body> {
-    error(
-        StatusCode::BAD_REQUEST,
-        message,
-        "invalid_request_error",
-        param,
-        code,
-    )
+    error(StatusCode::BAD_REQUEST, message, "invalid_request_error", param, code)
 }
 
 /// A request rejected with a 400 `invalid_request_error` (kept small so
@@ -87,11 +78,7 @@ impl Invalid {
         param: Option<&str>,
         code: Option<&'static str>,
     ) -> Invalid {
-        Invalid {
-            message: message.into(),
-            param: param.map(str::to_owned),
-            code,
-        }
+        Invalid { message: message.into(), param: param.map(str::to_owned), code }
     }
 
     pub(crate) fn into_response(self) -> Response<Body> {
@@ -104,16 +91,10 @@ pub(crate) fn scripted_error(e: &HttpError) -> Response<Body> {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut res = json(
         status,
-        &error_body(
-            &e.message,
-            e.error_type.as_deref(),
-            e.param.as_deref(),
-            e.code.as_deref(),
-        ),
+        &error_body(&e.message, e.error_type.as_deref(), e.param.as_deref(), e.code.as_deref()),
     );
     if let Some(secs) = e.retry_after {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     res
 }
@@ -168,11 +149,7 @@ impl BodyPlan {
             .into_iter()
             .enumerate()
             .map(|(i, t)| {
-                let delay = if i == 1 {
-                    first_token_delay
-                } else {
-                    Duration::ZERO
-                };
+                let delay = if i == 1 { first_token_delay } else { Duration::ZERO };
                 (delay, Bytes::from(t))
             })
             .collect();
@@ -187,10 +164,9 @@ impl BodyPlan {
         let (pieces, ending) = match outcome {
             Outcome::Truncate { .. } => (vec![(Duration::ZERO, half)], Ending::Clean),
             Outcome::Disconnect { .. } => (vec![(Duration::ZERO, half)], Ending::Abort),
-            Outcome::MalformedChunk { .. } => (
-                vec![(Duration::ZERO, Bytes::from_static(b"{not json"))],
-                Ending::Clean,
-            ),
+            Outcome::MalformedChunk { .. } => {
+                (vec![(Duration::ZERO, Bytes::from_static(b"{not json"))], Ending::Clean)
+            }
             Outcome::Stall { .. } => (Vec::new(), Ending::Stall),
             Outcome::Ok | Outcome::HttpError(_) => return None,
         };
@@ -231,8 +207,7 @@ impl BodyPlan {
 /// A response with status 200, the given content type and a planned body.
 pub(crate) fn planned(content_type: &'static str, plan: BodyPlan) -> Response<Body> {
     let mut res = Response::new(plan.into_body());
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }
 
@@ -252,11 +227,7 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -289,10 +260,7 @@ mod tests {
     }
 
     fn texts(plan: &BodyPlan) -> Vec<String> {
-        plan.pieces
-            .iter()
-            .map(|(_, b)| String::from_utf8(b.to_vec()).unwrap())
-            .collect()
+        plan.pieces.iter().map(|(_, b)| String::from_utf8(b.to_vec()).unwrap()).collect()
     }
 
     #[test]
@@ -303,11 +271,8 @@ mod tests {
         assert_eq!(ok.pieces[1].0, Duration::from_millis(5));
         assert_eq!(ok.ending, Ending::Clean);
 
-        let t = BodyPlan::sse(
-            events.clone(),
-            &Outcome::Truncate { after_chunks: 2 },
-            Duration::ZERO,
-        );
+        let t =
+            BodyPlan::sse(events.clone(), &Outcome::Truncate { after_chunks: 2 }, Duration::ZERO);
         assert_eq!(texts(&t), ["data: 0\n\n", "data: 1\n\n"]);
 
         let m = BodyPlan::sse(

@@ -169,9 +169,7 @@ impl Script {
     /// `prompt_tokens_details.cached_tokens = cached_tokens` and
     /// `completion_tokens_details.reasoning_tokens = reasoning_tokens`.
     pub fn usage_details(cached_tokens: u32, reasoning_tokens: u32) -> Script {
-        Script::ok()
-            .with_cached_tokens(cached_tokens)
-            .with_reasoning_tokens(reasoning_tokens)
+        Script::ok().with_cached_tokens(cached_tokens).with_reasoning_tokens(reasoning_tokens)
     }
 
     /// A normal stream that sends no usage chunk (and no `usage` fields) even
@@ -209,11 +207,7 @@ impl Script {
             (400..=599).contains(&status),
             "http_error status must be in 400..=599, got {status}"
         );
-        let error_type = if status >= 500 {
-            "server_error"
-        } else {
-            "invalid_request_error"
-        };
+        let error_type = if status >= 500 { "server_error" } else { "invalid_request_error" };
         Script {
             outcome: Outcome::HttpError(HttpError {
                 status,
@@ -301,10 +295,7 @@ impl Script {
     }
 
     fn with_outcome(outcome: Outcome) -> Script {
-        Script {
-            outcome,
-            ..Script::default()
-        }
+        Script { outcome, ..Script::default() }
     }
 
     // ----- modifiers ------------------------------------------------------
@@ -595,9 +586,7 @@ mod tests {
     fn json_round_trip() {
         let scripts = [
             Script::ok(),
-            Script::reply("hi")
-                .with_cached_tokens(3)
-                .only_for(Endpoint::Chat),
+            Script::reply("hi").with_cached_tokens(3).only_for(Endpoint::Chat),
             Script::rate_limited(2),
             Script::invalid_api_key().with_delay(Duration::from_millis(7)),
             Script::truncate_after(2),

@@ -69,10 +69,7 @@ impl Shared {
     ) -> (u64, Option<Script>) {
         let mut inner = self.lock();
         let script = endpoint.and_then(|target| {
-            let pos = inner
-                .scripts
-                .iter()
-                .position(|s| s.endpoint.accepts(target))?;
+            let pos = inner.scripts.iter().position(|s| s.endpoint.accepts(target))?;
             inner.scripts.remove(pos)
         });
         let seq = inner.requests.len() as u64 + 1;
@@ -84,9 +81,7 @@ impl Shared {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 async fn sleep(d: Option<Duration>) {
@@ -122,11 +117,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         (&Method::POST, "/v1/embeddings") => Some(Endpoint::Embeddings),
         _ => None,
     };
-    let mut header_names: Vec<String> = parts
-        .headers
-        .keys()
-        .map(|k| k.as_str().to_owned())
-        .collect();
+    let mut header_names: Vec<String> =
+        parts.headers.keys().map(|k| k.as_str().to_owned()).collect();
     header_names.dedup();
     let raw_body = match &parsed {
         Some(Err(_)) => {
@@ -201,10 +193,7 @@ async fn api(
                 }
                 Ok(reply) if reply.stream => {
                     sleep(script.delay).await;
-                    reply.into_stream(
-                        &script.outcome,
-                        script.first_token_delay.unwrap_or_default(),
-                    )
+                    reply.into_stream(&script.outcome, script.first_token_delay.unwrap_or_default())
                 }
                 Ok(reply) => {
                     sleep(sum(script.delay, script.first_token_delay)).await;

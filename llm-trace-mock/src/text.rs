@@ -70,11 +70,7 @@ pub(crate) fn first_tokens(text: &str, n: usize) -> String {
 /// `model` with [`SNAPSHOT_SUFFIX`] appended unless it already ends in a date
 /// (`-YYYY-MM-DD` or an OpenAI-style `-MMDD`, as in `gpt-4-0613`).
 pub(crate) fn snapshot(model: &str) -> String {
-    if has_date_suffix(model) {
-        model.to_owned()
-    } else {
-        format!("{model}{SNAPSHOT_SUFFIX}")
-    }
+    if has_date_suffix(model) { model.to_owned() } else { format!("{model}{SNAPSHOT_SUFFIX}") }
 }
 
 fn has_date_suffix(model: &str) -> bool {
@@ -164,10 +160,7 @@ mod tests {
     #[test]
     fn replies_are_deterministic() {
         let a = default_reply(Some("What is the capital of France, please?"));
-        assert_eq!(
-            a,
-            default_reply(Some("What is the capital of France, please?"))
-        );
+        assert_eq!(a, default_reply(Some("What is the capital of France, please?")));
         assert!(a.contains("\"What is the capital of France,...\""), "{a}");
         assert!(default_reply(None).starts_with("This is a mock reply from"));
     }

@@ -22,9 +22,7 @@ const PROMPT: &str = "What is the capital of France, in one word?";
 
 fn client(server: &MockServer) -> Client<OpenAIConfig> {
     Client::with_config(
-        OpenAIConfig::new()
-            .with_api_base(server.base_url())
-            .with_api_key("sk-test"),
+        OpenAIConfig::new().with_api_base(server.base_url()).with_api_key("sk-test"),
     )
 }
 
@@ -82,11 +80,7 @@ async fn collect(
 }
 
 fn content_of(chunks: &[CreateChatCompletionStreamResponse]) -> String {
-    chunks
-        .iter()
-        .flat_map(|c| c.choices.iter())
-        .filter_map(|c| c.delta.content.clone())
-        .collect()
+    chunks.iter().flat_map(|c| c.choices.iter()).filter_map(|c| c.delta.content.clone()).collect()
 }
 
 fn oks(
@@ -114,24 +108,15 @@ async fn non_stream_reply_and_usage() {
     assert_eq!(choice.finish_reason, Some(FinishReason::Stop));
     assert!(choice.message.tool_calls.is_none());
     let content = text(&response);
-    assert!(
-        content.contains("What is the capital of France,..."),
-        "{content}"
-    );
+    assert!(content.contains("What is the capital of France,..."), "{content}");
 
     let usage = response.usage.clone().unwrap();
     let expected_prompt = 3 + 3 + (PROMPT.chars().count() as u32).div_ceil(4);
     assert_eq!(usage.prompt_tokens, expected_prompt);
     assert_eq!(usage.completion_tokens, count_tokens(&content));
-    assert_eq!(
-        usage.total_tokens,
-        usage.prompt_tokens + usage.completion_tokens
-    );
+    assert_eq!(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
     assert_eq!(usage.prompt_tokens_details.unwrap().cached_tokens, Some(0));
-    assert_eq!(
-        usage.completion_tokens_details.unwrap().reasoning_tokens,
-        Some(0)
-    );
+    assert_eq!(usage.completion_tokens_details.unwrap().reasoning_tokens, Some(0));
 
     // Same request, same reply and usage; a new id.
     let again = client.chat().create(request(PROMPT)).await.unwrap();
@@ -139,11 +124,7 @@ async fn non_stream_reply_and_usage() {
     assert_eq!(again.usage, response.usage);
     assert_eq!(again.id, "chatcmpl-mock-2");
     // A different request, a different reply.
-    let other = client
-        .chat()
-        .create(request("Tell me a joke"))
-        .await
-        .unwrap();
+    let other = client.chat().create(request("Tell me a joke")).await.unwrap();
     assert_ne!(text(&other), content);
 }
 
@@ -156,10 +137,7 @@ async fn max_tokens_cuts_the_reply() {
     let mut r = request(PROMPT);
     r.max_completion_tokens = Some(5);
     let response = client.chat().create(r).await.unwrap();
-    assert_eq!(
-        response.choices[0].finish_reason,
-        Some(FinishReason::Length)
-    );
+    assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Length));
     let cut = text(&response);
     assert!(full.starts_with(&cut) && cut.len() < full.len(), "{cut:?}");
     assert_eq!(count_tokens(&cut), 5);
@@ -219,18 +197,14 @@ async fn tool_call_then_answer() {
         .build()
         .unwrap();
     let mut follow_up = r.clone();
-    follow_up
-        .messages
-        .extend([ChatCompletionRequestMessage::from(assistant), tool.into()]);
+    follow_up.messages.extend([ChatCompletionRequestMessage::from(assistant), tool.into()]);
     let response = client.chat().create(follow_up).await.unwrap();
     assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Stop));
     assert!(text(&response).contains("Sunny, 24 degrees"));
 
     // tool_choice "none" disables the call.
     let mut none = r;
-    none.tool_choice = Some(ChatCompletionToolChoiceOption::Mode(
-        ToolChoiceOptions::None,
-    ));
+    none.tool_choice = Some(ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::None));
     let response = client.chat().create(none).await.unwrap();
     assert!(response.choices[0].message.tool_calls.is_none());
 }
@@ -249,21 +223,13 @@ async fn streamed_tool_call() {
         .collect();
     assert_eq!(deltas.len(), 3, "name delta + two argument halves");
     assert_eq!(deltas[0].id.as_deref(), Some("call_mock_1"));
-    assert_eq!(
-        deltas[0].function.as_ref().unwrap().name.as_deref(),
-        Some("get_weather")
-    );
-    let arguments: String = deltas
-        .iter()
-        .filter_map(|d| d.function.as_ref()?.arguments.clone())
-        .collect();
+    assert_eq!(deltas[0].function.as_ref().unwrap().name.as_deref(), Some("get_weather"));
+    let arguments: String =
+        deltas.iter().filter_map(|d| d.function.as_ref()?.arguments.clone()).collect();
     let args: Value = serde_json::from_str(&arguments).unwrap();
     assert_eq!(args["city"], "mock");
-    let finish: Vec<_> = chunks
-        .iter()
-        .flat_map(|c| c.choices.iter())
-        .filter_map(|c| c.finish_reason)
-        .collect();
+    let finish: Vec<_> =
+        chunks.iter().flat_map(|c| c.choices.iter()).filter_map(|c| c.finish_reason).collect();
     assert_eq!(finish, [FinishReason::ToolCalls]);
     assert!(chunks.last().unwrap().usage.is_some());
 }
@@ -274,11 +240,7 @@ async fn stream_with_include_usage_matches_non_stream() {
     let client = client(&server);
     let full = client.chat().create(request(PROMPT)).await.unwrap();
 
-    let stream = client
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client.chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let chunks = oks(collect(stream).await);
     assert!(chunks.len() >= 5, "{} chunks", chunks.len());
     assert_eq!(content_of(&chunks), text(&full));
@@ -286,9 +248,7 @@ async fn stream_with_include_usage_matches_non_stream() {
     let content_chunks = chunks
         .iter()
         .filter(|c| {
-            c.choices
-                .iter()
-                .any(|ch| ch.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
+            c.choices.iter().any(|ch| ch.delta.content.as_deref().is_some_and(|t| !t.is_empty()))
         })
         .count();
     assert!(content_chunks >= 3, "{content_chunks} content chunks");
@@ -301,11 +261,8 @@ async fn stream_with_include_usage_matches_non_stream() {
     assert!(last.choices.is_empty());
     assert_eq!(last.usage, full.usage);
     assert!(rest.iter().all(|c| c.usage.is_none()));
-    let finish: Vec<_> = rest
-        .iter()
-        .flat_map(|c| c.choices.iter())
-        .filter_map(|c| c.finish_reason)
-        .collect();
+    let finish: Vec<_> =
+        rest.iter().flat_map(|c| c.choices.iter()).filter_map(|c| c.finish_reason).collect();
     assert_eq!(finish, [FinishReason::Stop]);
 
     // "usage": null is on the wire in every other chunk.
@@ -315,10 +272,7 @@ async fn stream_with_include_usage_matches_non_stream() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        raw.headers()["content-type"].to_str().unwrap(),
-        "text/event-stream"
-    );
+    assert_eq!(raw.headers()["content-type"].to_str().unwrap(), "text/event-stream");
     let body = raw.text().await.unwrap();
     let events: Vec<&str> = body.split("\n\n").filter(|e| !e.is_empty()).collect();
     assert_eq!(events.last(), Some(&"data: [DONE]"));
@@ -331,17 +285,9 @@ async fn stream_with_include_usage_matches_non_stream() {
 #[tokio::test]
 async fn stream_without_include_usage_has_no_usage() {
     let server = MockServer::start().unwrap();
-    let stream = client(&server)
-        .chat()
-        .create_stream(stream_request(PROMPT, false))
-        .await
-        .unwrap();
+    let stream = client(&server).chat().create_stream(stream_request(PROMPT, false)).await.unwrap();
     let chunks = oks(collect(stream).await);
-    assert!(
-        chunks
-            .iter()
-            .all(|c| c.usage.is_none() && !c.choices.is_empty())
-    );
+    assert!(chunks.iter().all(|c| c.usage.is_none() && !c.choices.is_empty()));
 }
 
 #[tokio::test]
@@ -349,22 +295,14 @@ async fn ignore_include_usage_drops_the_usage_chunk() {
     let server = MockServer::start().unwrap();
     let client = client(&server);
     server.push(Script::ignore_include_usage());
-    let stream = client
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client.chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let chunks = oks(collect(stream).await);
     assert!(chunks.iter().all(|c| c.usage.is_none()));
     assert!(chunks.iter().all(|c| !c.choices.is_empty()));
     let finish = chunks.last().unwrap().choices[0].finish_reason;
     assert_eq!(finish, Some(FinishReason::Stop));
     // Only one request was scripted: the next stream has its usage again.
-    let stream = client
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client.chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let chunks = oks(collect(stream).await);
     assert!(chunks.last().unwrap().usage.is_some());
 }
@@ -377,31 +315,18 @@ async fn usage_details_and_fixed_reply() {
     let response = client.chat().create(request(PROMPT)).await.unwrap();
     let usage = response.usage.clone().unwrap();
     assert_eq!(usage.prompt_tokens_details.unwrap().cached_tokens, Some(7));
-    assert_eq!(
-        usage.completion_tokens_details.unwrap().reasoning_tokens,
-        Some(11)
-    );
+    assert_eq!(usage.completion_tokens_details.unwrap().reasoning_tokens, Some(11));
     assert_eq!(usage.completion_tokens, count_tokens(&text(&response)) + 11);
-    assert_eq!(
-        usage.total_tokens,
-        usage.prompt_tokens + usage.completion_tokens
-    );
+    assert_eq!(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
 
     // Cached tokens above the estimate raise prompt_tokens; streams report them too.
     server.push(Script::reply("Paris.").with_cached_tokens(1000));
-    let stream = client
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client.chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let chunks = oks(collect(stream).await);
     assert_eq!(content_of(&chunks), "Paris.");
     let usage = chunks.last().unwrap().usage.clone().unwrap();
     assert_eq!(usage.prompt_tokens, 1000);
-    assert_eq!(
-        usage.prompt_tokens_details.unwrap().cached_tokens,
-        Some(1000)
-    );
+    assert_eq!(usage.prompt_tokens_details.unwrap().cached_tokens, Some(1000));
     assert_eq!(usage.completion_tokens, count_tokens("Paris."));
 
     // A fixed reply wins over tools.
@@ -431,21 +356,13 @@ async fn rate_limit_is_seen_after_the_client_gives_up() {
     let started = Instant::now();
     let err = api_error(client.chat().create(request(PROMPT)).await.unwrap_err());
     // Without the header the backoff alone would take 100 + 200 + 400 ms.
-    assert!(
-        started.elapsed() < Duration::from_millis(600),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
     assert_eq!(err.status_code.as_u16(), 429);
     assert_eq!(err.api_error.r#type.as_deref(), Some("requests"));
     assert_eq!(err.api_error.code.as_deref(), Some("rate_limit_exceeded"));
     let requests = server.requests();
     assert_eq!(requests.len(), 4);
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.script.as_ref().and_then(Script::status) == Some(429))
-    );
+    assert!(requests.iter().all(|r| r.script.as_ref().and_then(Script::status) == Some(429)));
     assert!(server.pending_scripts().is_empty());
 
     // Three 429s are absorbed by the retries.
@@ -460,13 +377,7 @@ async fn rate_limit_is_seen_after_the_client_gives_up() {
 async fn insufficient_quota_is_not_retried() {
     let server = MockServer::start().unwrap();
     server.push(Script::insufficient_quota());
-    let err = api_error(
-        client(&server)
-            .chat()
-            .create(request(PROMPT))
-            .await
-            .unwrap_err(),
-    );
+    let err = api_error(client(&server).chat().create(request(PROMPT)).await.unwrap_err());
     assert_eq!(err.status_code.as_u16(), 429);
     assert_eq!(err.api_error.r#type.as_deref(), Some("insufficient_quota"));
     assert_eq!(server.requests().len(), 1);
@@ -476,11 +387,7 @@ async fn insufficient_quota_is_not_retried() {
 async fn server_error_is_retried() {
     let server = MockServer::start().unwrap();
     server.push(Script::server_error());
-    let response = client(&server)
-        .chat()
-        .create(request(PROMPT))
-        .await
-        .unwrap();
+    let response = client(&server).chat().create(request(PROMPT)).await.unwrap();
     assert!(text(&response).contains("capital of France"));
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
@@ -492,13 +399,7 @@ async fn server_error_is_retried() {
     for _ in 0..4 {
         server.push(Script::http_error(503, "overloaded").with_retry_after(0));
     }
-    let err = api_error(
-        client(&server)
-            .chat()
-            .create(request(PROMPT))
-            .await
-            .unwrap_err(),
-    );
+    let err = api_error(client(&server).chat().create(request(PROMPT)).await.unwrap_err());
     assert_eq!(err.status_code.as_u16(), 503);
     assert!(err.api_error.message.contains("overloaded"));
 }
@@ -511,10 +412,7 @@ async fn client_errors_are_not_retried() {
     let err = api_error(client.chat().create(request(PROMPT)).await.unwrap_err());
     assert_eq!(err.status_code.as_u16(), 401);
     assert_eq!(err.api_error.code.as_deref(), Some("invalid_api_key"));
-    assert_eq!(
-        err.api_error.r#type.as_deref(),
-        Some("invalid_request_error")
-    );
+    assert_eq!(err.api_error.r#type.as_deref(), Some("invalid_request_error"));
 
     server.push(Script::bad_request("bad temperature").with_error_param("temperature"));
     let err = api_error(client.chat().create(request(PROMPT)).await.unwrap_err());
@@ -525,12 +423,7 @@ async fn client_errors_are_not_retried() {
 
     // Errors apply to streams too, before any chunk.
     server.push(Script::invalid_api_key());
-    let err = client
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .err()
-        .unwrap();
+    let err = client.chat().create_stream(stream_request(PROMPT, true)).await.err().unwrap();
     assert_eq!(api_error(err).status_code.as_u16(), 401);
 }
 
@@ -538,11 +431,7 @@ async fn client_errors_are_not_retried() {
 async fn malformed_chunk_yields_one_error_and_the_stream_goes_on() {
     let server = MockServer::start().unwrap();
     server.push(Script::malformed_after(2));
-    let stream = client(&server)
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client(&server).chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let items = collect(stream).await;
     assert!(items[0].is_ok() && items[1].is_ok());
     match &items[2] {
@@ -558,11 +447,7 @@ async fn malformed_chunk_yields_one_error_and_the_stream_goes_on() {
 async fn disconnect_mid_stream_yields_a_stream_error() {
     let server = MockServer::start().unwrap();
     server.push(Script::disconnect_after(3));
-    let stream = client(&server)
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client(&server).chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let items = collect(stream).await;
     assert_eq!(items.len(), 4, "{items:?}");
     assert!(items[..3].iter().all(Result::is_ok));
@@ -578,29 +463,17 @@ async fn disconnect_mid_stream_yields_a_stream_error() {
 async fn truncated_stream_ends_cleanly_without_usage() {
     let server = MockServer::start().unwrap();
     server.push(Script::truncate_after(3));
-    let stream = client(&server)
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let stream = client(&server).chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     let chunks = oks(collect(stream).await);
     assert_eq!(chunks.len(), 3);
     assert!(chunks.iter().all(|c| c.usage.is_none()));
-    assert!(
-        chunks
-            .iter()
-            .flat_map(|c| c.choices.iter())
-            .all(|c| c.finish_reason.is_none())
-    );
+    assert!(chunks.iter().flat_map(|c| c.choices.iter()).all(|c| c.finish_reason.is_none()));
 }
 
 #[tokio::test]
 async fn delay_and_client_timeout() {
     let server = MockServer::start().unwrap();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let http = reqwest::Client::builder().timeout(Duration::from_millis(100)).build().unwrap();
     let client = client(&server).with_http_client(http);
     server.push(Script::delay(Duration::from_millis(300)));
     let started = Instant::now();
@@ -623,21 +496,14 @@ async fn delay_and_client_timeout() {
 async fn slow_first_token() {
     let server = MockServer::start().unwrap();
     server.push(Script::slow_first_token(Duration::from_millis(200)));
-    let mut stream = client(&server)
-        .chat()
-        .create_stream(stream_request(PROMPT, false))
-        .await
-        .unwrap();
+    let mut stream =
+        client(&server).chat().create_stream(stream_request(PROMPT, false)).await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
     assert_eq!(first.choices[0].delta.role, Some(Role::Assistant));
     let role_at = Instant::now();
     let second = stream.next().await.unwrap().unwrap();
     assert!(second.choices[0].delta.content.is_some());
-    assert!(
-        role_at.elapsed() >= Duration::from_millis(150),
-        "{:?}",
-        role_at.elapsed()
-    );
+    assert!(role_at.elapsed() >= Duration::from_millis(150), "{:?}", role_at.elapsed());
     let rest = oks(collect(stream).await);
     assert!(!rest.is_empty());
 }
@@ -646,11 +512,8 @@ async fn slow_first_token() {
 async fn stall_keeps_the_stream_open() {
     let server = MockServer::start().unwrap();
     server.push(Script::stall_after(2));
-    let mut stream = client(&server)
-        .chat()
-        .create_stream(stream_request(PROMPT, true))
-        .await
-        .unwrap();
+    let mut stream =
+        client(&server).chat().create_stream(stream_request(PROMPT, true)).await.unwrap();
     stream.next().await.unwrap().unwrap();
     stream.next().await.unwrap().unwrap();
     let waited = tokio::time::timeout(Duration::from_millis(150), stream.next()).await;
@@ -659,10 +522,7 @@ async fn stall_keeps_the_stream_open() {
 
     // With a read timeout the client turns the stall into a stream error.
     server.push(Script::stall_after(1));
-    let http = reqwest::Client::builder()
-        .read_timeout(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let http = reqwest::Client::builder().read_timeout(Duration::from_millis(100)).build().unwrap();
     let stream = client(&server)
         .with_http_client(http)
         .chat()
@@ -689,16 +549,11 @@ async fn faults_on_non_stream_requests() {
         other => panic!("{other:?}"),
     }
     server.push(Script::disconnect_after(0));
-    assert!(matches!(
-        client.chat().create(request(PROMPT)).await,
-        Err(OpenAIError::Reqwest(_))
-    ));
+    assert!(matches!(client.chat().create(request(PROMPT)).await, Err(OpenAIError::Reqwest(_))));
     server.push(Script::stall_after(0));
-    let waited = tokio::time::timeout(
-        Duration::from_millis(150),
-        client.chat().create(request(PROMPT)),
-    )
-    .await;
+    let waited =
+        tokio::time::timeout(Duration::from_millis(150), client.chat().create(request(PROMPT)))
+            .await;
     assert!(waited.is_err());
 }
 
@@ -753,10 +608,7 @@ async fn embeddings_shape_and_determinism() {
     // Token-id inputs.
     let tokens = CreateEmbeddingRequestArgs::default()
         .model("text-embedding-3-small")
-        .input(EmbeddingInput::ArrayOfIntegerArray(vec![
-            vec![1, 2, 3],
-            vec![4],
-        ]))
+        .input(EmbeddingInput::ArrayOfIntegerArray(vec![vec![1, 2, 3], vec![4]]))
         .build()
         .unwrap();
     let response = client.embeddings().create(tokens).await.unwrap();
@@ -790,11 +642,7 @@ async fn clear_drops_queued_scripts() {
     server.push(Script::server_error());
     assert_eq!(server.pending_scripts().len(), 2);
     server.clear();
-    client(&server)
-        .chat()
-        .create(request(PROMPT))
-        .await
-        .unwrap();
+    client(&server).chat().create(request(PROMPT)).await.unwrap();
     assert_eq!(server.requests().len(), 1);
     server.reset();
     assert!(server.requests().is_empty());
@@ -805,24 +653,15 @@ fn works_from_sync_code_and_shuts_down_with_open_streams() {
     let server = MockServer::start().unwrap();
     let addr = server.addr();
     assert!(addr.ip().is_loopback());
-    assert_eq!(
-        server.base_url(),
-        format!("http://127.0.0.1:{}/v1", addr.port())
-    );
+    assert_eq!(server.base_url(), format!("http://127.0.0.1:{}/v1", addr.port()));
     // The port is taken while the server runs.
     assert!(MockServer::start_on(addr.port()).is_err());
 
     server.push(Script::stall_after(1));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut stream = rt.block_on(async {
-        let mut s = client(&server)
-            .chat()
-            .create_stream(stream_request(PROMPT, false))
-            .await
-            .unwrap();
+        let mut s =
+            client(&server).chat().create_stream(stream_request(PROMPT, false)).await.unwrap();
         s.next().await.unwrap().unwrap();
         s
     });

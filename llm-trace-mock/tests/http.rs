@@ -45,11 +45,7 @@ async fn send(method: reqwest::Method, url: String, body: Option<String>) -> Rep
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let text = res.text().await.unwrap();
-    Reply {
-        status,
-        headers,
-        text,
-    }
+    Reply { status, headers, text }
 }
 
 async fn post(url: String, body: impl Into<String>) -> Reply {
@@ -72,11 +68,8 @@ async fn control_endpoint_queues_and_clears_scripts() {
     let root = server.url();
     let chat = format!("{}/chat/completions", server.base_url());
 
-    let r = post(
-        format!("{root}/__mock/script"),
-        r#"{"kind":"rate_limited","retry_after":3}"#,
-    )
-    .await;
+    let r =
+        post(format!("{root}/__mock/script"), r#"{"kind":"rate_limited","retry_after":3}"#).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json(), json!({ "pending": 1 }));
 
@@ -108,11 +101,7 @@ async fn control_endpoint_queues_and_clears_scripts() {
     assert_eq!(v["choices"][0]["message"]["content"], "after");
     assert_eq!(v["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
 
-    post(
-        format!("{root}/__mock/script"),
-        r#"{"kind":"server_error"}"#,
-    )
-    .await;
+    post(format!("{root}/__mock/script"), r#"{"kind":"server_error"}"#).await;
     let r = delete(format!("{root}/__mock/script")).await;
     assert_eq!(r.json(), json!({ "pending": 0 }));
     assert_eq!(post(chat.clone(), CHAT).await.status, 200);
@@ -133,10 +122,7 @@ async fn control_endpoint_queues_and_clears_scripts() {
         let e = post(format!("{root}/__mock/script"), bad).await.error(400);
         assert!(e["message"].as_str().unwrap().contains("invalid"), "{e}");
     }
-    assert!(
-        server.pending_scripts().is_empty(),
-        "a rejected array queues nothing"
-    );
+    assert!(server.pending_scripts().is_empty(), "a rejected array queues nothing");
     get(format!("{root}/__mock/nothing")).await.error(404);
 }
 
@@ -145,9 +131,7 @@ async fn recorded_requests_never_hold_the_api_key() {
     let server = MockServer::start().unwrap();
     let secret = "sk-very-secret-key-0123456789";
     let client = Client::with_config(
-        OpenAIConfig::new()
-            .with_api_base(server.base_url())
-            .with_api_key(secret),
+        OpenAIConfig::new().with_api_base(server.base_url()).with_api_key(secret),
     );
     let request = CreateChatCompletionRequestArgs::default()
         .model("gpt-4o-mini")
@@ -191,37 +175,20 @@ async fn bad_requests_get_openai_errors() {
 
     let e = post(chat.clone(), "{not json").await.error(400);
     assert_eq!(e["type"], "invalid_request_error");
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("parse the JSON body")
-    );
+    assert!(e["message"].as_str().unwrap().contains("parse the JSON body"));
     assert_eq!(server.requests()[0].raw_body.as_deref(), Some("{not json"));
 
-    let e = post(
-        chat.clone(),
-        r#"{"messages":[{"role":"user","content":"x"}]}"#,
-    )
-    .await
-    .error(400);
+    let e = post(chat.clone(), r#"{"messages":[{"role":"user","content":"x"}]}"#).await.error(400);
     assert_eq!(e["message"], "you must provide a model parameter");
 
     let e = post(chat.clone(), r#"{"model":"m"}"#).await.error(400);
     assert_eq!(e["param"], "messages");
     assert_eq!(e["code"], "missing_required_parameter");
 
-    let e = post(chat.clone(), r#"{"model":"m","messages":[]}"#)
-        .await
-        .error(400);
+    let e = post(chat.clone(), r#"{"model":"m","messages":[]}"#).await.error(400);
     assert_eq!(e["code"], "empty_array");
 
-    let e = post(
-        chat.clone(),
-        r#"{"model":"m","messages":[{"content":"x"}]}"#,
-    )
-    .await
-    .error(400);
+    let e = post(chat.clone(), r#"{"model":"m","messages":[{"content":"x"}]}"#).await.error(400);
     assert_eq!(e["param"], "messages[0].role");
 
     let e = post(
@@ -240,19 +207,11 @@ async fn bad_requests_get_openai_errors() {
     .error(400);
     assert_eq!(e["param"], "max_tokens");
 
-    let e = post(embeddings.clone(), r#"{"model":"m"}"#)
-        .await
-        .error(400);
+    let e = post(embeddings.clone(), r#"{"model":"m"}"#).await.error(400);
     assert_eq!(e["param"], "input");
-    post(embeddings.clone(), r#"{"model":"m","input":""}"#)
-        .await
-        .error(400);
-    post(embeddings.clone(), r#"{"model":"m","input":[]}"#)
-        .await
-        .error(400);
-    post(embeddings, r#"{"model":"m","input":"x","dimensions":0}"#)
-        .await
-        .error(400);
+    post(embeddings.clone(), r#"{"model":"m","input":""}"#).await.error(400);
+    post(embeddings.clone(), r#"{"model":"m","input":[]}"#).await.error(400);
+    post(embeddings, r#"{"model":"m","input":"x","dimensions":0}"#).await.error(400);
 
     // A queued script is consumed by the next API request even when it is bad.
     server.push(Script::reply("unused"));
@@ -277,20 +236,13 @@ async fn other_paths_models_and_headers() {
     assert_eq!(models.status, 200);
     let v = models.json();
     assert_eq!(v["object"], "list");
-    let ids: Vec<&str> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> =
+        v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&"gpt-4o-mini") && ids.contains(&"text-embedding-3-small"));
     assert_eq!(v["data"][0]["object"], "model");
     let one = get(format!("{base}/models/gpt-4o")).await.json();
     assert_eq!(one["id"], "gpt-4o");
-    assert_eq!(
-        get(format!("{base}/models/unknown")).await.error(404)["code"],
-        "model_not_found"
-    );
+    assert_eq!(get(format!("{base}/models/unknown")).await.error(404)["code"], "model_not_found");
 
     let r = post(format!("{base}/chat/completions"), CHAT).await;
     assert_eq!(r.headers["content-type"], "application/json");
@@ -320,10 +272,7 @@ async fn raw_sse_framing() {
     assert!(events.iter().all(|e| e.starts_with("data: ")));
     let first: Value = serde_json::from_str(&events[0][6..]).unwrap();
     assert_eq!(first["choices"][0]["delta"]["role"], "assistant");
-    assert!(
-        first.get("usage").is_none(),
-        "no usage field without include_usage"
-    );
+    assert!(first.get("usage").is_none(), "no usage field without include_usage");
     let finish: Value = serde_json::from_str(&events[events.len() - 2][6..]).unwrap();
     assert_eq!(finish["choices"][0]["finish_reason"], "stop");
     assert_eq!(finish["choices"][0]["delta"], json!({}));
@@ -339,28 +288,16 @@ fn binary_serves_and_parses_arguments() {
     let bad = Command::new(exe).arg("--bogus").output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 
-    let mut child = Command::new(exe)
-        .args(["--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Command::new(exe).args(["--port", "0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line
         .trim()
         .strip_prefix("llm-trace-mock listening on ")
         .unwrap_or_else(|| panic!("unexpected banner {line:?}"))
         .to_owned();
-    assert!(
-        base.starts_with("http://127.0.0.1:") && base.ends_with("/v1"),
-        "{base}"
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/v1"), "{base}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let models = rt.block_on(get(format!("{base}/models")));
     child.kill().unwrap();
     child.wait().unwrap();
