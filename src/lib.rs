@@ -40,7 +40,7 @@ pub use llm_trace_core::{
     CallRecorder, Config, DefaultGuard, Error, ErrorKind, FinishReason, FlushError, Guard,
     LlmTrace, Metadata, Overflow, Payloads, Rotation, ShutdownReport, SinkStats, Stats, Timestamp,
     TraceError, TraceId, Tracer, TracerBuilder, Usage, UsageSource, call, config, context, init,
-    install, payload, pricing, redact, sink, summary, trace,
+    install, payload, pricing, reader, redact, sink, summary, trace,
 };
 
 pub use llm_trace_macros::traced_llm;

@@ -38,6 +38,7 @@ pub mod macro_support;
 pub mod openai;
 pub mod payload;
 pub mod pricing;
+pub mod reader;
 mod recorder;
 pub mod redact;
 pub mod sink;
