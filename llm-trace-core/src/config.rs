@@ -104,7 +104,22 @@ impl Config {
     /// # Ok::<(), llm_trace_core::Error>(())
     /// ```
     pub fn from_env() -> Result<Config, Error> {
-        Config::from_vars(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
+        let mut config = Config::from_vars(|name| {
+            std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+        })?;
+        // Paths are taken as the OS gives them, so a folder whose name is not UTF-8 is still
+        // the folder named (the lossy text above would name another).
+        let path = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(dir) = path("LLM_TRACE_DIR") {
+            config.dir = dir;
+        }
+        if let Some(prices) = path("LLM_TRACE_PRICES") {
+            config.prices = Some(prices);
+        }
+        if let (Payloads::Dir(_), Some(dir)) = (&config.payloads, path("LLM_TRACE_PAYLOADS")) {
+            config.payloads = Payloads::Dir(dir);
+        }
+        Ok(config)
     }
 
     /// Like [`from_env`](Self::from_env), reading variables through `var` (for tests and for
@@ -140,9 +155,20 @@ impl Config {
                 Payloads::parse(&value).map_err(|reason| bad(name, &value, reason))?;
         }
         if let Some((name, value)) = get("LLM_TRACE_PREVIEW_CHARS") {
-            config.preview_chars = value.trim().parse().map_err(|_| {
-                bad(name, &value, "expected a whole number of characters, e.g. 200")
-            })?;
+            config.preview_chars = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&n: &usize| n <= MAX_PREVIEW_CHARS)
+                .ok_or_else(|| {
+                    bad(
+                        name,
+                        &value,
+                        format!(
+                            "expected a whole number of characters up to {MAX_PREVIEW_CHARS}, e.g. 200"
+                        ),
+                    )
+                })?;
         }
         if let Some((name, value)) = get("LLM_TRACE_SAMPLE_RATE") {
             let rate: f64 = value
@@ -158,10 +184,12 @@ impl Config {
             config.prices = Some(PathBuf::from(path));
         }
         if let Some((name, value)) = get("LLM_TRACE_QUEUE") {
-            config.queue_capacity =
-                value.trim().parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
-                    bad(name, &value, "expected a queue capacity above 0, e.g. 65536")
-                })?;
+            config.queue_capacity = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &usize| (1..=MAX_QUEUE_CAPACITY).contains(n))
+                .ok_or_else(|| bad(name, &value, queue_capacity_expected()))?;
         }
         if let Some((name, value)) = get("LLM_TRACE_OVERFLOW") {
             config.overflow = match value.trim() {
@@ -188,6 +216,17 @@ impl Config {
 
     /// Checks values that cannot be checked by their type alone.
     pub(crate) fn validate(&self) -> Result<(), Error> {
+        for (setting, value) in
+            [("flush_interval", self.flush_interval), ("shutdown_timeout", self.shutdown_timeout)]
+        {
+            if value.is_zero() {
+                return Err(Error::Config {
+                    setting,
+                    value: "0".into(),
+                    reason: "expected a duration above 0".into(),
+                });
+            }
+        }
         if !(0.0..=1.0).contains(&self.sample_rate) {
             return Err(Error::Config {
                 setting: "sample_rate",
@@ -195,11 +234,18 @@ impl Config {
                 reason: "expected a number from 0 to 1".into(),
             });
         }
-        if self.queue_capacity == 0 {
+        if !(1..=MAX_QUEUE_CAPACITY).contains(&self.queue_capacity) {
             return Err(Error::Config {
                 setting: "queue_capacity",
-                value: "0".into(),
-                reason: "expected a queue capacity above 0".into(),
+                value: self.queue_capacity.to_string(),
+                reason: queue_capacity_expected(),
+            });
+        }
+        if self.preview_chars > MAX_PREVIEW_CHARS {
+            return Err(Error::Config {
+                setting: "preview_chars",
+                value: self.preview_chars.to_string(),
+                reason: format!("expected at most {MAX_PREVIEW_CHARS} characters"),
             });
         }
         if let Some(rotation) = &self.rotation {
@@ -213,6 +259,17 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The largest queue capacity accepted: the queue is allocated up front (24 bytes a slot, so
+/// 400 MB at this size), and a larger one would make the tracer's start abort the process.
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 24;
+
+/// The longest preview accepted, in characters (a preview is copied on the caller's thread).
+pub const MAX_PREVIEW_CHARS: usize = 1_000_000;
+
+fn queue_capacity_expected() -> String {
+    format!("expected a queue capacity from 1 to {MAX_QUEUE_CAPACITY}, e.g. 65536")
 }
 
 fn bad(variable: &'static str, value: &str, reason: impl Into<String>) -> Error {
@@ -275,13 +332,14 @@ pub enum Payloads {
 impl Payloads {
     fn parse(value: &str) -> Result<Payloads, String> {
         let value = value.trim();
-        if value == "off" {
+        if value.eq_ignore_ascii_case("off") {
             return Ok(Payloads::Off);
         }
         match value.split_once("://") {
-            Some(("s3" | "gs" | "az" | "azure" | "abfs" | "file", rest)) if !rest.is_empty() => {
-                Ok(Payloads::Url(value.to_owned()))
-            }
+            Some(("s3" | "gs" | "az" | "azure" | "abfs", "")) => Err(format!(
+                "`{value}` names no bucket or container: write it as {value}bucket/prefix"
+            )),
+            Some(("s3" | "gs" | "az" | "azure" | "abfs", _)) => Ok(Payloads::Url(value.to_owned())),
             Some((scheme, _)) => Err(format!(
                 "unsupported scheme `{scheme}://`: expected `off`, a folder, s3://, gs:// or az://"
             )),
@@ -417,6 +475,9 @@ mod tests {
         assert_eq!(payloads("gs://b/p").unwrap(), Payloads::Url("gs://b/p".into()));
         let err = payloads("ftp://host/x").unwrap_err().to_string();
         assert!(err.contains("LLM_TRACE_PAYLOADS") && err.contains("ftp://"), "{err}");
+        assert_eq!(payloads("OFF").unwrap(), Payloads::Off);
+        let err = payloads("s3://").unwrap_err().to_string();
+        assert!(err.contains("names no bucket") && err.contains("s3://bucket/prefix"), "{err}");
     }
 
     #[test]
@@ -444,6 +505,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn zero_durations_are_refused() {
+        let config = Config { flush_interval: Duration::ZERO, ..Config::default() };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("flush_interval"), "{err}");
     }
 
     #[test]

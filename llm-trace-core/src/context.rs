@@ -59,6 +59,22 @@ impl CallContext {
         STACK.try_with(|stack| materialize(&mut stack.borrow_mut())).ok().flatten()
     }
 
+    /// Runs `f` with the context of the innermost scope, borrowed (no reference counting).
+    /// `f` must not enter or leave scopes.
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&CallContext>) -> R) -> R {
+        let mut f = Some(f);
+        let result = STACK.try_with(|stack| {
+            let mut stack = stack.borrow_mut();
+            let f = f.take().expect("called once");
+            f(materialize_ref(&mut stack))
+        });
+        match result {
+            Ok(r) => r,
+            // The thread is exiting: no context.
+            Err(_) => f.take().expect("not called yet")(None),
+        }
+    }
+
     /// The innermost annotated function.
     pub fn function_name(&self) -> &str {
         &self.function_name
@@ -255,6 +271,9 @@ fn pop_to(depth: usize) -> Option<Frame> {
     STACK
         .try_with(|stack| {
             let mut stack = stack.borrow_mut();
+            if stack.len() == depth + 1 {
+                return stack.pop(); // the usual case: the innermost frame
+            }
             if stack.len() <= depth {
                 return None;
             }
@@ -277,6 +296,21 @@ fn materialize(stack: &mut [Frame]) -> Option<Arc<CallContext>> {
             let context = Arc::new(CallContext::child_of(parent.as_deref(), scope));
             scope.cached = Some(context.clone());
             Some(context)
+        }
+    }
+}
+
+/// [`materialize`] without the reference count.
+fn materialize_ref(stack: &mut [Frame]) -> Option<&CallContext> {
+    let (top, below) = stack.split_last_mut()?;
+    match top {
+        Frame::Captured(context) => Some(context),
+        Frame::Scope(scope) => {
+            if scope.cached.is_none() {
+                let parent = materialize(below);
+                scope.cached = Some(Arc::new(CallContext::child_of(parent.as_deref(), scope)));
+            }
+            scope.cached.as_deref()
         }
     }
 }
@@ -333,15 +367,11 @@ impl<F: Future> Future for WithContext<F> {
         };
         let entered = Entered { depth: this.frame.take().map(push), frame: this.frame };
         let output = inner.poll(cx);
-        drop(entered);
         if output.is_ready() {
             // Drop the finished future now, inside the scope, rather than later outside it.
-            let depth = this.frame.take().map(push);
             this.inner.set(None);
-            if let Some(depth) = depth {
-                pop_to(depth);
-            }
         }
+        drop(entered);
         output
     }
 }

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part};
 use crate::pricing::TokenCounts;
 use crate::trace::{
-    FinishReason, LlmTrace, Metadata, Name, SCHEMA_VERSION, Timestamp, TraceError, TraceId,
-    UsageSource, preview,
+    FinishReason, LlmTrace, Metadata, Name, Timestamp, TraceError, TraceId, UsageSource,
 };
 use crate::tracer::Tracer;
 
@@ -156,8 +155,12 @@ pub struct CallRecorder {
     cache_write_tokens: u64,
     preview_chars: usize,
     /// Output kept so far, unredacted, up to the preview length plus [`REDACT_MARGIN`];
-    /// redacted and cut when the call is recorded.
+    /// redacted and cut when the call is recorded (in place, and then it becomes the trace's
+    /// `output_preview`).
     output: String,
+    /// Whether `response_model` was set for this call (a recycled trace still holds the
+    /// previous call's until then).
+    response_model_set: bool,
     output_chars: usize,
     output_cut: bool,
     span: tracing::Span,
@@ -176,74 +179,77 @@ impl CallRecorder {
         operation: Name,
         model: &str,
     ) -> CallRecorder {
-        let wall = SystemTime::now();
-        let start = Instant::now();
-        let context = CallContext::current();
-        let session_id = match (context.as_ref().and_then(|c| c.session.clone()), &tracer) {
-            (Some(session), _) => session,
-            (None, Some(tracer)) => tracer.session_id().clone(),
-            (None, None) => Arc::from(UNKNOWN),
+        // One clock read: the wall-clock time is derived from it (see `trace::clock`).
+        let (start, wall) = crate::trace::clock::now();
+        let model = shared_str(model);
+        // A trace recycled by the writer when there is one: its strings keep their capacity
+        // and its shared fields are only replaced when they differ, so recording allocates
+        // nothing and leaves the writer nothing to free.
+        let recycled = tracer.as_ref().and_then(Tracer::recycled_trace);
+        let mut trace = match recycled {
+            Some(mut trace) => {
+                trace.reset();
+                trace
+            }
+            None => Box::new(LlmTrace::blank(model.clone(), unknown_session(), Arc::from([]))),
         };
-        let empty = tracer.as_ref().map_or_else(|| Arc::from([]), Tracer::empty_names);
-        let (function_name, module_path, call_path, tags, metadata) = match context {
-            Some(ctx) => (
-                ctx.function_name.clone(),
-                ctx.module_path.clone(),
-                ctx.call_path.clone(),
-                ctx.tags.clone(),
-                ctx.metadata.clone(),
-            ),
-            None => (
-                Name::Borrowed(UNKNOWN),
-                Name::Borrowed(UNKNOWN),
-                empty.clone(),
-                empty,
-                Metadata::default(),
-            ),
-        };
-        let trace = LlmTrace {
-            schema: SCHEMA_VERSION,
-            trace_id: TraceId::at(wall),
-            session_id,
-            timestamp: Timestamp::from(wall),
-            function_name,
-            module_path,
-            call_path,
-            tags,
-            metadata,
-            provider,
-            operation,
-            model: Arc::from(model),
-            response_model: None,
-            temperature: None,
-            max_tokens: None,
-            stream: false,
-            tools: Vec::new(),
-            finish_reason: FinishReason::Cancelled,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-            cached_tokens: None,
-            reasoning_tokens: None,
-            usage_source: UsageSource::None,
-            cost_usd: None,
-            latency_ms: 0.0,
-            ttft_ms: None,
-            error: None,
-            input_preview: String::new(),
-            output_preview: String::new(),
-            payload: None,
-        };
+        {
+            let t = &mut *trace;
+            let millis =
+                wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+            t.trace_id = TraceId::at_unix_millis(millis);
+            t.timestamp = Timestamp::from_unix_millis(millis as i64);
+            set_arc(&mut t.model, &model);
+            t.provider = provider;
+            t.operation = operation;
+            CallContext::with_current(|context| {
+                let default_session = tracer.as_ref().map(Tracer::session_id);
+                match context {
+                    Some(ctx) => {
+                        match (&ctx.session, default_session) {
+                            (Some(session), _) | (None, Some(session)) => {
+                                set_arc(&mut t.session_id, session)
+                            }
+                            (None, None) => set_arc(&mut t.session_id, &unknown_session()),
+                        }
+                        set_name(&mut t.function_name, &ctx.function_name);
+                        set_name(&mut t.module_path, &ctx.module_path);
+                        set_arc(&mut t.call_path, &ctx.call_path);
+                        set_arc(&mut t.tags, &ctx.tags);
+                        if !t.metadata.same(&ctx.metadata) {
+                            t.metadata = ctx.metadata.clone();
+                        }
+                    }
+                    None => {
+                        match default_session {
+                            Some(session) => set_arc(&mut t.session_id, session),
+                            None => set_arc(&mut t.session_id, &unknown_session()),
+                        }
+                        set_name(&mut t.function_name, &Name::Borrowed(UNKNOWN));
+                        set_name(&mut t.module_path, &Name::Borrowed(UNKNOWN));
+                        let empty =
+                            tracer.as_ref().map_or_else(|| Arc::from([]), Tracer::empty_names);
+                        set_arc(&mut t.call_path, &empty);
+                        set_arc(&mut t.tags, &empty);
+                        if !t.metadata.is_empty() {
+                            t.metadata = Metadata::default();
+                        }
+                    }
+                }
+            });
+        }
         let preview_chars = tracer.as_ref().map_or(0, Tracer::preview_chars);
         let span = crate::span::start(&trace);
+        let output = std::mem::take(&mut trace.output_preview);
         CallRecorder {
             tracer,
-            trace: Some(Box::new(trace)),
+            trace: Some(trace),
             start,
             first_token: None,
             cache_write_tokens: 0,
             preview_chars,
-            output: String::new(),
+            output,
+            response_model_set: false,
             output_chars: 0,
             output_cut: false,
             span,
@@ -357,23 +363,29 @@ impl CallRecorder {
     /// The input to preview: usually the last user message.
     pub fn input(&mut self, text: &str) -> &mut Self {
         let Some(tracer) = &self.tracer else { return self };
-        let window = prefix_chars(text, self.preview_chars + REDACT_MARGIN);
+        let window = prefix_chars(text, self.preview_chars.saturating_add(REDACT_MARGIN));
         let redacted = tracer.redaction().apply(window);
-        let mut kept = preview(&redacted, self.preview_chars);
+        let Some(trace) = self.trace.as_mut() else { return self };
+        let kept = &mut trace.input_preview;
+        kept.clear();
+        push_preview(kept, &redacted, self.preview_chars);
         if window.len() < text.len() && !kept.ends_with('…') {
             kept.push('…');
         }
-        self.trace().input_preview = kept;
         self
     }
 
     /// The model the provider says answered.
     pub fn response_model(&mut self, model: &str) -> &mut Self {
+        self.response_model_set = true;
         let trace = self.trace();
-        if *trace.model != *model {
-            trace.response_model = Some(Arc::from(model));
-        } else {
-            trace.response_model = Some(trace.model.clone());
+        let same = match &trace.response_model {
+            Some(current) => **current == *model,
+            None => false,
+        };
+        if !same {
+            trace.response_model =
+                Some(if *trace.model == *model { trace.model.clone() } else { shared_str(model) });
         }
         self
     }
@@ -414,10 +426,11 @@ impl CallRecorder {
         if self.tracer.is_none() || text.is_empty() {
             return self;
         }
-        let room = (self.preview_chars + REDACT_MARGIN).saturating_sub(self.output_chars);
+        let room =
+            self.preview_chars.saturating_add(REDACT_MARGIN).saturating_sub(self.output_chars);
         let kept = prefix_chars(text, room);
         self.output.push_str(kept);
-        self.output_chars += kept.chars().count();
+        self.output_chars += if kept.is_ascii() { kept.len() } else { kept.chars().count() };
         self.output_cut |= kept.len() < text.len();
         self
     }
@@ -447,37 +460,50 @@ impl CallRecorder {
         trace.latency_ms = millis(end.duration_since(self.start));
         trace.ttft_ms = self.first_token.map(|t| millis(t.duration_since(self.start)));
         trace.finish_reason = reason;
+        if !self.response_model_set {
+            trace.response_model = None;
+        }
         let redaction = tracer.redaction();
         trace.error = error.map(|mut e| {
             if let std::borrow::Cow::Owned(clean) = redaction.apply(&e.message) {
                 e.message = clean;
             }
+            e.cut_message();
             e
         });
-        if !self.output.is_empty() {
-            let redacted = redaction.apply(&self.output);
-            trace.output_preview = preview(&redacted, self.preview_chars);
-            if self.output_cut && !trace.output_preview.ends_with('…') {
-                trace.output_preview.push('…');
+        let mut output = std::mem::take(&mut self.output);
+        if !output.is_empty() {
+            // Redacted, then cut in place: the buffer becomes the preview.
+            let clean = match redaction.apply(&output) {
+                std::borrow::Cow::Borrowed(_) => None,
+                std::borrow::Cow::Owned(clean) => Some(clean),
+            };
+            match clean {
+                None => cut_in_place(&mut output, self.preview_chars),
+                Some(clean) => {
+                    output.clear();
+                    push_preview(&mut output, &clean, self.preview_chars);
+                }
+            }
+            if self.output_cut && !output.ends_with('…') {
+                output.push('…');
             }
         }
-        let tokens = TokenCounts {
-            prompt_tokens: trace.prompt_tokens,
-            completion_tokens: trace.completion_tokens,
-            cached_tokens: trace.cached_tokens.unwrap_or(0),
-            cache_write_tokens: self.cache_write_tokens,
-        };
-        let prices = tracer.prices();
+        trace.output_preview = output;
         // Without usage the cost is unknown, unless the provider refused the request outright
         // (an HTTP error status): then nothing was billed.
         let refused = trace.error.as_ref().is_some_and(|e| e.status.is_some());
-        if trace.usage_source != UsageSource::None || refused {
-            trace.cost_usd = trace
-                .response_model
-                .as_deref()
-                .and_then(|model| prices.cost(model, &tokens))
-                .or_else(|| prices.cost(&trace.model, &tokens));
-        }
+        trace.cost_usd = if trace.usage_source != UsageSource::None || refused {
+            let tokens = TokenCounts {
+                prompt_tokens: trace.prompt_tokens,
+                completion_tokens: trace.completion_tokens,
+                cached_tokens: trace.cached_tokens.unwrap_or(0),
+                cache_write_tokens: self.cache_write_tokens,
+            };
+            tracer.price_of(trace.response_model.as_ref(), &trace.model).map(|p| p.cost(&tokens))
+        } else {
+            None
+        };
         if self.captured.is_some() {
             trace.payload = Some(crate::payload::key(&trace.trace_id));
         }
@@ -496,14 +522,97 @@ impl Drop for CallRecorder {
 
 /// The first `max` characters of `text`, borrowed.
 fn prefix_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => &text[..cut],
+    match char_cut(text, max) {
+        Some(cut) => &text[..cut],
         None => text,
     }
 }
 
+/// The byte offset of character `max` of `text`, `None` when it has no more than `max`
+/// characters. Text that is ASCII up to there is not decoded.
+pub(crate) fn char_cut(text: &str, max: usize) -> Option<usize> {
+    if text.len() <= max {
+        return None; // at most one character per byte
+    }
+    if text.as_bytes()[..max].is_ascii() {
+        return Some(max);
+    }
+    text.char_indices().nth(max).map(|(cut, _)| cut)
+}
+
+/// Appends [`preview`](crate::trace::preview)`(text, max)` to `out` (no allocation when `out`
+/// has the room).
+fn push_preview(out: &mut String, text: &str, max: usize) {
+    match char_cut(text, max) {
+        None => out.push_str(text),
+        Some(cut) => {
+            out.reserve(cut + '…'.len_utf8());
+            out.push_str(&text[..cut]);
+            out.push('…');
+        }
+    }
+}
+
+/// Cuts `text` to [`preview`](crate::trace::preview)`(text, max)` in place.
+fn cut_in_place(text: &mut String, max: usize) {
+    if let Some(cut) = char_cut(text, max) {
+        text.truncate(cut);
+        text.push('…');
+    }
+}
+
+/// Replaces `slot` with `value` unless it already is that very value (no reference count
+/// traffic for the shared session, context and model of consecutive calls).
+fn set_arc<T: ?Sized>(slot: &mut Arc<T>, value: &Arc<T>) {
+    if !Arc::ptr_eq(slot, value) {
+        *slot = value.clone();
+    }
+}
+
+fn set_name(slot: &mut Name, value: &Name) {
+    let same = match (&*slot, value) {
+        (Name::Borrowed(a), Name::Borrowed(b)) => std::ptr::eq(*a, *b),
+        (a, b) => a == b,
+    };
+    if !same {
+        *slot = value.clone();
+    }
+}
+
+fn unknown_session() -> Arc<str> {
+    thread_local! {
+        static UNKNOWN_SESSION: Arc<str> = Arc::from(UNKNOWN);
+    }
+    UNKNOWN_SESSION.with(Arc::clone)
+}
+
+/// The model names of recent calls on this thread, shared: a call for the same model as one
+/// of the last few costs a comparison and a reference count instead of an allocation (that
+/// the writer thread would have to free).
+fn shared_str(text: &str) -> Arc<str> {
+    const SLOTS: usize = 4;
+    thread_local! {
+        static RECENT: std::cell::RefCell<([Option<Arc<str>>; SLOTS], usize)> =
+            const { std::cell::RefCell::new(([None, None, None, None], 0)) };
+    }
+    RECENT
+        .try_with(|recent| {
+            let mut recent = recent.borrow_mut();
+            let (slots, next) = &mut *recent;
+            if let Some(found) = slots.iter().flatten().find(|s| ***s == *text) {
+                return found.clone();
+            }
+            let fresh: Arc<str> = Arc::from(text);
+            slots[*next] = Some(fresh.clone());
+            *next = (*next + 1) % SLOTS;
+            fresh
+        })
+        .unwrap_or_else(|_| Arc::from(text))
+}
+
 fn millis(d: std::time::Duration) -> f64 {
-    d.as_nanos() as f64 / 1e6
+    // Through u64 (584 years of nanoseconds): the same value, without a slow u128 conversion.
+    u64::try_from(d.as_nanos()).map_or(d.as_nanos() as f64, |n| n as f64) / 1e6
 }
 
 fn warn_no_tracer() {

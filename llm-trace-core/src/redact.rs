@@ -125,12 +125,22 @@ impl Redaction {
         if !(self.api_keys || self.bearer_tokens || self.cards || self.emails || self.phones) {
             return Cow::Borrowed(text);
         }
+        if !self.may_match(text.as_bytes()) {
+            return Cow::Borrowed(text);
+        }
+        self.scan_all(text)
+    }
+
+    /// The scanner: one pass over `text`, trying every rule at every word boundary.
+    fn scan_all<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let bytes = text.as_bytes();
         let mut out: Option<String> = None;
         let mut copied = 0; // bytes of `text` already in `out`
         let mut i = 0;
         while i < bytes.len() {
-            let at_boundary = i == 0 || !is_word(bytes[i - 1]);
+            // Right after a replacement counts as a boundary too: what follows it is no longer
+            // glued to the secret's last character.
+            let at_boundary = i == copied || !is_word(bytes[i - 1]);
             let found = if at_boundary { self.match_at(bytes, i) } else { None };
             match found {
                 Some((len, rule)) => {
@@ -152,6 +162,52 @@ impl Redaction {
                 Cow::Owned(out)
             }
         }
+    }
+
+    /// Whether any enabled rule could match somewhere in `b`: a quick test of what every match
+    /// needs (a key's fixed prefix, the word `bearer`, `@`, enough digits in one run), so that
+    /// clean text, the usual case, skips the scanner. It never says no where the scanner would
+    /// find something.
+    fn may_match(&self, b: &[u8]) -> bool {
+        if self.emails && memchr::memchr(b'@', b).is_some() {
+            return true;
+        }
+        if self.cards || self.phones {
+            // A card needs 13 digits, a phone 10, all in one run of digits and separators.
+            let needed = if self.phones { 10 } else { 13 };
+            if longest_number_run(b) >= needed {
+                return true;
+            }
+        }
+        if self.api_keys {
+            for i in memchr::memchr3_iter(b'-', b'_', b'A', b) {
+                let (before, after) = (&b[..i], &b[i + 1..]);
+                let hit = match b[i] {
+                    b'-' => {
+                        before.ends_with(b"sk")
+                            || before.ends_with(b"xoxb")
+                            || before.ends_with(b"xoxp")
+                    }
+                    b'_' => before.ends_with(b"ghp") || before.ends_with(b"github"),
+                    _ => {
+                        after.starts_with(b"Iza")
+                            || after.starts_with(b"KIA")
+                            || after.starts_with(b"SIA")
+                    }
+                };
+                if hit {
+                    return true;
+                }
+            }
+        }
+        if self.bearer_tokens {
+            for i in memchr::memchr2_iter(b'b', b'B', b) {
+                if b.len() > i + 6 && b[i..i + 6].eq_ignore_ascii_case(b"bearer") {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// The length and rule of a secret starting at `i`, if any. Every rule starts on an ASCII
@@ -182,49 +238,100 @@ impl Redaction {
     }
 
     fn number(&self, b: &[u8], i: usize) -> Option<(usize, &'static str)> {
+        const MAX_DIGITS: usize = 19;
         let rest = &b[i..];
         let starts_phone = rest[0] == b'+' || rest[0] == b'(';
         if !(rest[0].is_ascii_digit() || (self.phones && starts_phone)) {
             return None;
         }
-        // Digits with single separators between groups.
-        let mut digits = Vec::with_capacity(19);
+        // Groups of digits with single separators between them, at most 19 digits (the
+        // longest card) and 40 bytes, so a long run costs linear time overall. Where each
+        // group ends is kept: two numbers joined by one separator (`4111… 5500…`) are two
+        // matches, not one run too long to be either.
+        let mut digits = [0u8; MAX_DIGITS];
+        let mut n = 0;
         let mut len = 0;
-        let mut last_digit_end = 0;
-        // Bounded, so a long run of digits and separators costs linear time overall.
-        while len < rest.len() && len < 40 && digits.len() <= 19 {
+        let mut group_ends = [(0usize, 0usize); MAX_DIGITS];
+        let mut groups = 0;
+        while len < rest.len() && len < 40 {
             let c = rest[len];
             if c.is_ascii_digit() {
-                digits.push(c - b'0');
+                if n == MAX_DIGITS {
+                    break;
+                }
+                digits[n] = c - b'0';
+                n += 1;
                 len += 1;
-                last_digit_end = len;
+                if len == rest.len() || !rest[len].is_ascii_digit() {
+                    group_ends[groups] = (len, n);
+                    groups += 1;
+                }
             } else if matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+') && len + 1 < rest.len() {
                 len += 1;
             } else {
                 break;
             }
         }
-        let len = last_digit_end;
-        // A number glued to more letters or digits is something else (an id, a hash).
-        if len < rest.len() && is_word(rest[len]) {
-            return None;
-        }
-        let n = digits.len();
-        if self.cards && (13..=19).contains(&n) && rest[0].is_ascii_digit() && luhn(&digits) {
-            let only_card_separators =
-                rest[..len].iter().all(|c| c.is_ascii_digit() || *c == b' ' || *c == b'-');
-            if only_card_separators {
-                return Some((len, "card"));
-            }
-        }
         let looks_like_date = rest.len() > 4
             && rest[..4].iter().all(u8::is_ascii_digit)
             && matches!(rest[4], b'-' | b'/' | b'.');
-        if self.phones && (10..=15).contains(&n) && !looks_like_date {
-            return Some((len, "phone"));
+        // The longest run of whole groups that is a card or a phone number.
+        for &(end, count) in group_ends[..groups].iter().rev() {
+            // A number glued to letters or more digits is something else (an id, a hash).
+            if end < rest.len() && is_word(rest[end]) {
+                continue;
+            }
+            let span = &rest[..end];
+            if self.cards
+                && (13..=MAX_DIGITS).contains(&count)
+                && rest[0].is_ascii_digit()
+                && luhn(&digits[..count])
+                && span.iter().all(|c| c.is_ascii_digit() || *c == b' ' || *c == b'-')
+            {
+                return Some((end, "card"));
+            }
+            if self.phones && (10..=15).contains(&count) && !looks_like_date {
+                return Some((end, "phone"));
+            }
         }
         None
     }
+}
+
+/// The most digits in one run of digits and the separators [`Redaction::number`] accepts: an
+/// upper bound of the digits any card or phone number match can hold.
+fn longest_number_run(b: &[u8]) -> usize {
+    fn step(c: u8, run: &mut usize, best: &mut usize) {
+        if c.is_ascii_digit() {
+            *run += 1;
+            *best = (*best).max(*run);
+        } else if !matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
+            *run = 0;
+        }
+    }
+    let (mut best, mut run) = (0, 0);
+    let mut words = b.chunks_exact(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        // Eight bytes without a digit, outside a run, change nothing: skip them whole.
+        if run == 0 && !has_digit(u64::from_le_bytes(bytes)) {
+            continue;
+        }
+        word.iter().for_each(|&c| step(c, &mut run, &mut best));
+    }
+    words.remainder().iter().for_each(|&c| step(c, &mut run, &mut best));
+    best
+}
+
+/// Whether any of the 8 bytes of `x` is an ASCII digit (the "has a byte between" bit trick:
+/// bytes above 127 never count).
+fn has_digit(x: u64) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES * 128;
+    let (below, above) = (b'0' as u64 - 1, b'9' as u64 + 1);
+    let low7 = x & (ONES * 127);
+    ((ONES * (127 + above)).wrapping_sub(low7) & !x & (low7 + ONES * (127 - below)) & HIGH) != 0
 }
 
 fn is_word(c: u8) -> bool {
@@ -411,6 +518,95 @@ mod tests {
         let r = all();
         let text = "日本語 sk-abcdefghijklmnopqrstuvwxyz é 😀 4111111111111111 fin";
         assert_eq!(r.apply(text), "日本語 [REDACTED:api_key] é 😀 [REDACTED:card] fin");
+    }
+
+    #[test]
+    fn digits_are_found_in_any_byte_of_a_word() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'x'; 8];
+                word[at] = byte;
+                assert_eq!(has_digit(u64::from_le_bytes(word)), byte.is_ascii_digit(), "{byte}");
+            }
+        }
+        let mut word = *b"/:0/:9/:";
+        assert!(has_digit(u64::from_le_bytes(word)));
+        word = *b"/:/:\xff\x80:/";
+        assert!(!has_digit(u64::from_le_bytes(word)));
+    }
+
+    #[test]
+    fn the_quick_test_never_skips_a_match() {
+        // Random texts made of pieces of every rule and of near misses: wherever the scanner
+        // finds something, the quick test must have let it run.
+        let pieces = [
+            "sk-",
+            "sk",
+            "-",
+            "xoxb-",
+            "xoxp",
+            "ghp_",
+            "github_pat_",
+            "github",
+            "_",
+            "AIza",
+            "AKIA",
+            "ASIA",
+            "A",
+            "Bearer ",
+            "bEaReR\t",
+            "bearer",
+            "abcdefghijklmnop",
+            "ABCDEFGHIJKLMNOP",
+            "4111",
+            "1111",
+            "0000",
+            "5500",
+            "0004",
+            "1",
+            "42",
+            " ",
+            "-",
+            ".",
+            "(",
+            ")",
+            "+",
+            "@",
+            "ana.perez",
+            "example.com",
+            "x",
+            "é",
+            "日本",
+            "415",
+            "555",
+            "0100",
+            "*",
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        let rules = [Redaction::default(), all(), Redaction { cards: false, ..all() }];
+        let mut found = 0;
+        for _ in 0..200_000 {
+            let n = rng.usize(0..12);
+            let text: String = (0..n).map(|_| pieces[rng.usize(..pieces.len())]).collect();
+            for r in &rules {
+                if let Cow::Owned(_) = r.scan_all(&text) {
+                    found += 1;
+                    assert!(r.may_match(text.as_bytes()), "{text:?} skipped by {r:?}");
+                }
+            }
+        }
+        assert!(found > 1_000, "the test texts matched only {found} times");
+        for text in [
+            "key sk-abcdefghijklmnopqrstuvwxyz",
+            "AKIAIOSFODNN7EXAMPLE",
+            "Bearer abcdefgh12345",
+            "card 4111 1111 1111 1111",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+        ] {
+            assert!(Redaction::default().may_match(text.as_bytes()), "{text}");
+        }
+        let clean = "My invoice for March shows a double charge of 49.90 EUR, can you check it?";
+        assert!(!Redaction::default().may_match(clean.repeat(4).as_bytes()));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::extract::{
     finish_reason, record_chat_request, record_tool_calls, tool_call_names, usage,
 };
 use super::stream::TracedStream;
+use crate::recorder::CallRecorder;
 
 /// async-openai's [`Chat`] with `create` and `create_stream` traced. Returned by
 /// [`TracedClient::chat`](super::TracedClient::chat); its other methods (`list`, `retrieve`,
@@ -39,28 +40,10 @@ impl<'c, C: Config> TracedChat<'c, C> {
         &self,
         request: CreateChatCompletionRequest,
     ) -> Result<CreateChatCompletionResponse, OpenAIError> {
-        let mut rec = self.settings.start("chat", &request.model);
-        record_chat_request(&mut rec, &request);
-        rec.request_payload(&request);
+        let rec = start_chat(&self.settings, &request);
         let result = self.chat.create(request).instrument(rec.span().clone()).await;
         match &result {
-            Ok(response) => {
-                rec.response_payload(response);
-                rec.response_model(&response.model);
-                if let Some(u) = &response.usage {
-                    rec.usage(usage(u));
-                }
-                let choice = response.choices.first();
-                let text =
-                    choice.and_then(|c| c.message.content.as_deref()).filter(|t| !t.is_empty());
-                if let Some(text) = text {
-                    rec.output(text);
-                }
-                if let Some(calls) = choice.and_then(|c| c.message.tool_calls.as_deref()) {
-                    record_tool_calls(&mut rec, &tool_call_names(calls), text.is_some());
-                }
-                rec.finish(finish_reason(choice.and_then(|c| c.finish_reason)));
-            }
+            Ok(response) => finish_chat(rec, response),
             Err(e) => rec.fail(trace_error(e)),
         }
         result
@@ -95,10 +78,50 @@ impl<'c, C: Config> TracedChat<'c, C> {
         }
     }
 
+    /// Not public API: records `request` answered by `response` exactly as
+    /// [`create`](Self::create) does, without sending anything (for benchmarks of the
+    /// recording work the wrapper adds to a call).
+    #[doc(hidden)]
+    pub fn __record_without_sending(
+        &self,
+        request: &CreateChatCompletionRequest,
+        response: &CreateChatCompletionResponse,
+    ) {
+        let rec = start_chat(&self.settings, request);
+        drop(rec.span().clone());
+        finish_chat(rec, response);
+    }
+
     /// The wrapped `Chat`.
     pub fn inner(&self) -> &Chat<'c, C> {
         &self.chat
     }
+}
+
+/// Starts the recorder of a chat request: parameters, input preview, request payload.
+fn start_chat(settings: &Settings, request: &CreateChatCompletionRequest) -> CallRecorder {
+    let mut rec = settings.start("chat", &request.model);
+    record_chat_request(&mut rec, request);
+    rec.request_payload(request);
+    rec
+}
+
+/// Finishes the recorder of a chat request with its response.
+fn finish_chat(mut rec: CallRecorder, response: &CreateChatCompletionResponse) {
+    rec.response_payload(response);
+    rec.response_model(&response.model);
+    if let Some(u) = &response.usage {
+        rec.usage(usage(u));
+    }
+    let choice = response.choices.first();
+    let text = choice.and_then(|c| c.message.content.as_deref()).filter(|t| !t.is_empty());
+    if let Some(text) = text {
+        rec.output(text);
+    }
+    if let Some(calls) = choice.and_then(|c| c.message.tool_calls.as_deref()) {
+        record_tool_calls(&mut rec, &tool_call_names(calls), text.is_some());
+    }
+    rec.finish(finish_reason(choice.and_then(|c| c.finish_reason)));
 }
 
 impl<'c, C: Config> Deref for TracedChat<'c, C> {

@@ -6,14 +6,12 @@ use async_openai::error::OpenAIError;
 
 use crate::trace::{ErrorKind, TraceError};
 
-/// Longest error message kept (a 5xx body can be a whole HTML page).
-const MAX_MESSAGE: usize = 500;
-
 /// The trace error for an async-openai error: `rate_limit` (429), `quota` (429 with
 /// `insufficient_quota`), `auth` (401/403), `invalid_request` (other 4xx, or arguments
 /// async-openai refused), `server` (5xx), `timeout`, `connection`, `decode` (a response or
 /// chunk that is not the expected JSON), `stream` (the event stream broke), `client` (any
-/// other client-side failure); with the HTTP status when there was one.
+/// other client-side failure); with the HTTP status when there was one. (The recorder cuts
+/// the message to [`TraceError::MAX_MESSAGE_CHARS`]: a 5xx body can be a whole HTML page.)
 ///
 /// ```
 /// use async_openai::error::OpenAIError;
@@ -37,7 +35,7 @@ pub fn trace_error(error: &OpenAIError) -> TraceError {
             };
             let message =
                 if api.message.is_empty() { error.to_string() } else { api.message.clone() };
-            return shorten(TraceError::new(kind, message).with_status(status));
+            return TraceError::new(kind, message).with_status(status);
         }
         OpenAIError::Reqwest(e) => {
             let status = e.status().map(|s| s.as_u16());
@@ -65,13 +63,5 @@ pub fn trace_error(error: &OpenAIError) -> TraceError {
     };
     let mut trace_error = TraceError::new(kind, message);
     trace_error.status = status;
-    shorten(trace_error)
-}
-
-fn shorten(mut e: TraceError) -> TraceError {
-    if let Some((cut, _)) = e.message.char_indices().nth(MAX_MESSAGE) {
-        e.message.truncate(cut);
-        e.message.push('…');
-    }
-    e
+    trace_error
 }

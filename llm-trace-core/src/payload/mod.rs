@@ -68,8 +68,10 @@ pub fn key(trace_id: &TraceId) -> String {
     let mut millis = [0u8; 8];
     millis[2..].copy_from_slice(&bytes[..6]);
     let millis = i64::from_be_bytes(millis);
-    let date = crate::trace::Timestamp::from_unix_millis(millis).to_datetime();
-    format!("{}/{trace_id}.json", date.format("%Y/%m/%d"))
+    // The RFC 3339 form of the time: the year always has four digits (ids past year 9999,
+    // which only a hand-made id can have, stay in 9999 instead of becoming `+10889/…`).
+    let time = crate::trace::Timestamp::from_unix_millis(millis).to_string();
+    format!("{}/{}/{}/{trace_id}.json", &time[..4], &time[5..7], &time[8..10])
 }
 
 /// A payload captured on the caller's thread: JSON bytes, possibly cut.

@@ -1,25 +1,31 @@
-//! Where payloads live: a local folder or an object store, behind `object_store`.
+//! Where payloads live: a local folder (plain files), or an object store through
+//! `object_store` (features `s3`, `gcs`, `azure`).
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+#[cfg(feature = "cloud")]
 use std::sync::Arc;
-
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use crate::config::{Config, Payloads};
 use crate::error::Error;
 use crate::trace::TraceId;
 
-/// A payload store, opened from the configuration. Blocking methods: they run their own
-/// small runtime, so they work from any thread (not from inside an async task, though: use
-/// `spawn_blocking` there).
+/// A payload store, opened from the configuration. Its methods block (an object store runs
+/// its own small runtime), so call them from any thread but not from inside an async task:
+/// use `spawn_blocking` there.
 #[derive(Clone)]
 pub struct PayloadStore {
-    store: Arc<dyn ObjectStore>,
-    /// The folder, for a local store (to set file modes).
-    local: Option<PathBuf>,
+    backend: Backend,
     location: String,
-    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// Plain files, written directly: created 0600 from the start (no window with wider
+    /// permissions), no runtime, no extra copy.
+    Local(PathBuf),
+    #[cfg(feature = "cloud")]
+    Object(Arc<dyn object_store::ObjectStore>, Arc<tokio::runtime::Runtime>),
 }
 
 impl std::fmt::Debug for PayloadStore {
@@ -32,43 +38,19 @@ impl PayloadStore {
     /// The store `config.payloads` names, or `None` when payloads are off. A local folder is
     /// created (0700) now, so a bad one is an error at startup, naming it.
     pub fn open(config: &Config) -> Result<Option<PayloadStore>, Error> {
-        let runtime = || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(Arc::new)
-                .map_err(|e| Error::Sink {
-                    sink: "payloads".into(),
-                    message: format!("cannot start its runtime: {e}"),
-                })
-        };
         match &config.payloads {
             Payloads::Off => Ok(None),
             Payloads::Url(url) => {
-                let store = open_url(url, &config.payload_options)?;
-                Ok(Some(PayloadStore {
-                    store,
-                    local: None,
-                    location: url.clone(),
-                    runtime: runtime()?,
-                }))
+                let backend = open_url(url, &config.payload_options)?;
+                Ok(Some(PayloadStore { backend, location: url.clone() }))
             }
             local => {
                 let Some(dir) = local.local_dir(&config.dir) else { return Ok(None) };
                 crate::sink::create_private_dir(&dir)
                     .map_err(|source| Error::Log { path: dir.clone(), source })?;
-                let fs =
-                    object_store::local::LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
-                        Error::Sink {
-                            sink: "payloads".into(),
-                            message: format!("cannot use {} for payloads: {e}", dir.display()),
-                        }
-                    })?;
                 Ok(Some(PayloadStore {
-                    store: Arc::new(fs),
                     location: dir.display().to_string(),
-                    local: Some(dir),
-                    runtime: runtime()?,
+                    backend: Backend::Local(dir),
                 }))
             }
         }
@@ -81,17 +63,31 @@ impl PayloadStore {
 
     /// The payload of `trace_id`, or `None` if there is none.
     pub fn fetch(&self, trace_id: &TraceId) -> Result<Option<serde_json::Value>, Error> {
-        let path = ObjectPath::from(super::key(trace_id));
-        let store = self.store.clone();
-        let result = self.runtime.block_on(async move {
-            match store.get(&path).await {
-                Ok(found) => found.bytes().await.map(Some),
-                Err(object_store::Error::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
+        let key = super::key(trace_id);
+        let bytes = match &self.backend {
+            Backend::Local(dir) => match std::fs::read(dir.join(&key)) {
+                Ok(bytes) => Some(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(self.error(format!("cannot read the payload of {trace_id}: {e}")));
+                }
+            },
+            #[cfg(feature = "cloud")]
+            Backend::Object(store, runtime) => {
+                use object_store::ObjectStoreExt;
+                let path = object_store::path::Path::from(key);
+                let found = runtime.block_on(async move {
+                    match store.get(&path).await {
+                        Ok(found) => found.bytes().await.map(|b| Some(b.to_vec())),
+                        Err(object_store::Error::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                });
+                found.map_err(|e| {
+                    self.error(format!("cannot read the payload of {trace_id}: {e}"))
+                })?
             }
-        });
-        let bytes = result
-            .map_err(|e| self.error(format!("cannot read the payload of {trace_id}: {e}")))?;
+        };
         match bytes {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes)
@@ -100,36 +96,25 @@ impl PayloadStore {
         }
     }
 
-    /// Writes documents (key, JSON bytes), several at a time. Returns how many failed and the
-    /// first error.
+    /// Writes documents (key, JSON bytes); an object store gets several at a time. Returns
+    /// how many failed and the first error.
     pub(crate) fn put_all(&self, documents: Vec<(String, Vec<u8>)>) -> (usize, Option<String>) {
-        use futures_util::StreamExt;
-        const CONCURRENCY: usize = 8;
-        let store = self.store.clone();
-        let local = self.local.clone();
-        self.runtime.block_on(async move {
-            let results: Vec<Result<(), String>> = futures_util::stream::iter(documents)
-                .map(|(key, bytes)| {
-                    let store = store.clone();
-                    let local = local.clone();
-                    async move {
-                        let path = ObjectPath::from(key.as_str());
-                        store
-                            .put(&path, PutPayload::from(bytes))
-                            .await
-                            .map_err(|e| format!("{key}: {e}"))?;
-                        if let Some(dir) = local {
-                            restrict(&dir.join(&key)).map_err(|e| format!("{key}: {e}"))?;
-                        }
-                        Ok(())
+        match &self.backend {
+            Backend::Local(dir) => {
+                let mut folders = LocalFolders::default();
+                let mut failed = 0;
+                let mut first = None;
+                for (key, bytes) in documents {
+                    if let Err(e) = write_local(dir, &key, &bytes, &mut folders) {
+                        failed += 1;
+                        first.get_or_insert_with(|| format!("{key}: {e}"));
                     }
-                })
-                .buffer_unordered(CONCURRENCY)
-                .collect()
-                .await;
-            let failed = results.iter().filter(|r| r.is_err()).count();
-            (failed, results.into_iter().find_map(Result::err))
-        })
+                }
+                (failed, first)
+            }
+            #[cfg(feature = "cloud")]
+            Backend::Object(store, runtime) => put_all_objects(store, runtime, documents),
+        }
     }
 
     fn error(&self, message: String) -> Error {
@@ -137,24 +122,72 @@ impl PayloadStore {
     }
 }
 
-/// Files are created 0600 (the folders are 0700 already, so no one else could read them
-/// in between).
-fn restrict(path: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        let mut dir = path.parent();
-        // object_store creates the date folders with the default mode: tighten them too.
-        for _ in 0..3 {
-            let Some(d) = dir else { break };
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))?;
-            dir = d.parent();
+/// The date folders made in this batch (most calls of a batch share one).
+#[derive(Default)]
+struct LocalFolders {
+    last: Option<PathBuf>,
+}
+
+/// Writes `key` under `dir` atomically (a temporary file renamed into place, so a reader
+/// never sees half a payload), 0600 in 0700 folders.
+fn write_local(
+    dir: &Path,
+    key: &str,
+    bytes: &[u8],
+    folders: &mut LocalFolders,
+) -> std::io::Result<()> {
+    let path = dir.join(key);
+    if let Some(folder) = path.parent() {
+        if folders.last.as_deref() != Some(folder) {
+            crate::sink::create_private_dir(folder)?;
+            folders.last = Some(folder.to_path_buf());
         }
     }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
+    let mut temp = path.clone().into_os_string();
+    temp.push(format!(".{:016x}.tmp", fastrand::u64(..)));
+    let temp = PathBuf::from(temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options.open(&temp).and_then(|mut file| file.write_all(bytes));
+    match written.and_then(|()| std::fs::rename(&temp, &path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(feature = "cloud")]
+fn put_all_objects(
+    store: &Arc<dyn object_store::ObjectStore>,
+    runtime: &tokio::runtime::Runtime,
+    documents: Vec<(String, Vec<u8>)>,
+) -> (usize, Option<String>) {
+    use futures_util::StreamExt;
+    use object_store::{ObjectStoreExt, PutPayload};
+    const CONCURRENCY: usize = 8;
+    runtime.block_on(async move {
+        let results: Vec<Result<(), String>> = futures_util::stream::iter(documents)
+            .map(|(key, bytes)| {
+                let store = store.clone();
+                async move {
+                    let path = object_store::path::Path::from(key.as_str());
+                    store
+                        .put(&path, PutPayload::from(bytes))
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{key}: {e}"))
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        (failed, results.into_iter().find_map(Result::err))
+    })
 }
 
 /// Splits `scheme://bucket/prefix` into the bucket URL and the prefix.
@@ -169,25 +202,54 @@ fn split_url(url: &str) -> (&str, &str) {
     }
 }
 
-fn open_url(url: &str, options: &[(String, String)]) -> Result<Arc<dyn ObjectStore>, Error> {
+fn open_url(url: &str, options: &[(String, String)]) -> Result<Backend, Error> {
     let (bucket_url, prefix) = split_url(url);
     let scheme = url.split("://").next().unwrap_or_default();
-    let store = cloud_store(scheme, bucket_url, options).map_err(|reason| Error::Config {
-        setting: "LLM_TRACE_PAYLOADS",
-        value: url.to_owned(),
-        reason,
-    })?;
-    if prefix.is_empty() {
-        Ok(store)
-    } else {
-        Ok(Arc::new(object_store::prefix::PrefixStore::new(store, prefix)))
+    let bad =
+        |reason| Error::Config { setting: "LLM_TRACE_PAYLOADS", value: url.to_owned(), reason };
+    #[cfg(feature = "cloud")]
+    {
+        let store = cloud_store(scheme, bucket_url, options).map_err(bad)?;
+        let store: Arc<dyn object_store::ObjectStore> = if prefix.is_empty() {
+            store
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+                Error::Sink {
+                    sink: "payloads".into(),
+                    message: format!("cannot start its runtime: {e}"),
+                }
+            })?;
+        Ok(Backend::Object(store, Arc::new(runtime)))
     }
+    #[cfg(not(feature = "cloud"))]
+    {
+        let _ = (bucket_url, prefix, options);
+        Err(bad(missing_feature(scheme)))
+    }
+}
+
+/// Why `scheme://` cannot be used in this build.
+fn missing_feature(scheme: &str) -> String {
+    let feature = match scheme {
+        "s3" => "s3",
+        "gs" => "gcs",
+        "az" | "azure" | "abfs" => "azure",
+        other => {
+            return format!(
+                "{other}:// is not a payload store: use a folder, s3://, gs:// or az://"
+            );
+        }
+    };
+    format!("{scheme}:// needs llm-trace's `{feature}` feature")
 }
 
 /// Builds a cloud store: settings from the usual environment variables (`AWS_*`, `GOOGLE_*`,
 /// `AZURE_*`), then `options`, with bounded retries (a store that is down must not hold the
 /// payload thread for minutes: object_store's default is 10 retries over 3 minutes).
-#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+#[cfg(feature = "cloud")]
 macro_rules! cloud_builder {
     ($builder:ty, $key:ty, $bucket_url:expr, $options:expr) => {{
         let retry = object_store::RetryConfig {
@@ -207,16 +269,16 @@ macro_rules! cloud_builder {
             builder = builder.with_config(key, value.clone());
         }
         let store = builder.build().map_err(|e| e.to_string())?;
-        return Ok(Arc::new(store) as Arc<dyn ObjectStore>);
+        return Ok(Arc::new(store) as Arc<dyn object_store::ObjectStore>);
     }};
 }
 
-#[cfg_attr(not(any(feature = "s3", feature = "gcs", feature = "azure")), allow(unused_variables))]
+#[cfg(feature = "cloud")]
 fn cloud_store(
     scheme: &str,
     bucket_url: &str,
     options: &[(String, String)],
-) -> Result<Arc<dyn ObjectStore>, String> {
+) -> Result<Arc<dyn object_store::ObjectStore>, String> {
     match scheme {
         #[cfg(feature = "s3")]
         "s3" => cloud_builder!(
@@ -241,17 +303,7 @@ fn cloud_store(
         ),
         _ => {}
     }
-    let feature = match scheme {
-        "s3" => "s3",
-        "gs" => "gcs",
-        "az" | "azure" | "abfs" => "azure",
-        other => {
-            return Err(format!(
-                "{other}:// is not a payload store: use a folder, s3://, gs:// or az://"
-            ));
-        }
-    };
-    Err(format!("{scheme}:// needs llm-trace's `{feature}` feature"))
+    Err(missing_feature(scheme))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The payload writer: its own thread and queue, so a slow store never delays the log.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -149,36 +150,149 @@ fn run(
     write(&mut batch);
 }
 
-/// The stored JSON document: the request and response as JSON (redacted), or, when cut to
-/// the size limit, the first bytes of their JSON text as a string, with the original size.
+/// The stored JSON document, compact: `{"trace_id", "timestamp", "request", "response"}`,
+/// with `"truncated": {"request_original_bytes", "response_original_bytes"}` when a side was
+/// cut. Each side is the captured JSON as it is (redacted), or, when cut to the size limit,
+/// the first bytes of its JSON text as a string. Built by concatenation: the captured JSON is
+/// not parsed again unless redaction changed it.
 fn document(job: &PayloadJob, redaction: &Redaction) -> Vec<u8> {
-    let side = |part: &Option<Part>| -> (serde_json::Value, Option<usize>) {
-        let Some(part) = part else { return (serde_json::Value::Null, None) };
-        let text = String::from_utf8_lossy(&part.json);
-        let clean = redaction.apply(&text);
-        if part.is_cut() {
-            (serde_json::Value::String(clean.into_owned()), Some(part.original_bytes))
-        } else {
-            // Redaction only replaces text inside tokens with `[REDACTED:…]`, which keeps
-            // JSON valid; fall back to a string if a user hook broke it.
-            let value = serde_json::from_str(&clean)
-                .unwrap_or_else(|_| serde_json::Value::String(clean.into_owned()));
-            (value, None)
-        }
-    };
-    let (request, request_cut) = side(&job.captured.request);
-    let (response, response_cut) = side(&job.captured.response);
-    let mut doc = serde_json::json!({
-        "trace_id": job.trace_id,
-        "timestamp": job.timestamp,
-        "request": request,
-        "response": response,
-    });
+    let size = |p: &Option<Part>| p.as_ref().map_or(4, |p| p.json.len());
+    let mut out =
+        Vec::with_capacity(128 + size(&job.captured.request) + size(&job.captured.response));
+    out.extend_from_slice(b"{\"trace_id\":\"");
+    out.extend_from_slice(job.trace_id.to_string().as_bytes());
+    out.extend_from_slice(b"\",\"timestamp\":\"");
+    out.extend_from_slice(job.timestamp.to_string().as_bytes());
+    out.extend_from_slice(b"\",\"request\":");
+    let request_cut = write_side(&mut out, &job.captured.request, redaction);
+    out.extend_from_slice(b",\"response\":");
+    let response_cut = write_side(&mut out, &job.captured.response, redaction);
     if request_cut.is_some() || response_cut.is_some() {
-        doc["truncated"] = serde_json::json!({
+        let truncated = serde_json::json!({
             "request_original_bytes": request_cut,
             "response_original_bytes": response_cut,
         });
+        out.extend_from_slice(b",\"truncated\":");
+        out.extend_from_slice(truncated.to_string().as_bytes());
     }
-    serde_json::to_vec_pretty(&doc).unwrap_or_default()
+    out.push(b'}');
+    out
+}
+
+/// Writes one side of the document; returns its original size when it was cut.
+fn write_side(out: &mut Vec<u8>, part: &Option<Part>, redaction: &Redaction) -> Option<usize> {
+    let Some(part) = part else {
+        out.extend_from_slice(b"null");
+        return None;
+    };
+    let text = String::from_utf8_lossy(&part.json);
+    let clean = redact_json_text(&text, redaction);
+    let as_string = |out: &mut Vec<u8>, text: &str| {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    };
+    if part.is_cut() {
+        as_string(out, &clean);
+        return Some(part.original_bytes);
+    }
+    match &clean {
+        // Unchanged: the JSON serde wrote at capture.
+        Cow::Borrowed(_) if matches!(text, Cow::Borrowed(_)) => out.extend_from_slice(&part.json),
+        // Changed: a card or phone number rule may have replaced a JSON number, and a user
+        // hook may do anything; keep it as JSON only if it still is.
+        _ if serde_json::from_str::<serde::de::IgnoredAny>(&clean).is_ok() => {
+            out.extend_from_slice(clean.as_bytes());
+        }
+        _ => as_string(out, &clean),
+    }
+    None
+}
+
+/// Marks where a JSON escape sequence ends while the built-in rules scan JSON text. Valid JSON
+/// text (and any prefix of it) never holds a raw NUL, so the marker cannot clash with content.
+const ESCAPE_END: char = '\u{0}';
+
+/// Redacts JSON text as the built-in rules would redact the strings it encodes.
+///
+/// The rules only match at a word boundary, and an escape such as `\n` ends in a letter: a key
+/// pasted after a line break (`"credentials:\nsk-…"`) would not be at a boundary in the JSON
+/// text although it is in the string. So the end of every escape that ends in a letter or a
+/// digit (`\b \f \n \r \t \uXXXX`) is marked with [`ESCAPE_END`] while the rules run, and
+/// the marks are removed afterwards. The user's hook then sees the JSON text, as before.
+/// Borrows when nothing changed.
+fn redact_json_text<'a>(text: &'a str, redaction: &Redaction) -> Cow<'a, str> {
+    if redaction.hook.is_none() && !text.contains('\\') {
+        // No escapes to mark: the rules see the text as it is.
+        return redaction.apply(text);
+    }
+    let mut marked = String::with_capacity(text.len() + text.len() / 16);
+    let mut chars = text.chars();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        marked.push(c);
+        if c != '\\' {
+            continue;
+        }
+        let Some(escaped) = chars.next() else { break };
+        marked.push(escaped);
+        let ends_in_word = match escaped {
+            'b' | 'f' | 'n' | 'r' | 't' => true,
+            'u' => {
+                marked.extend(chars.by_ref().take(4));
+                true
+            }
+            _ => false,
+        };
+        if ends_in_word {
+            marked.push(ESCAPE_END);
+            any = true;
+        }
+    }
+    let builtin = Redaction { hook: None, ..redaction.clone() };
+    let scanned = match builtin.apply(&marked) {
+        // Nothing redacted and no hook: the text is unchanged.
+        Cow::Borrowed(_) if redaction.hook.is_none() => return Cow::Borrowed(text),
+        scanned if any => scanned.replace(ESCAPE_END, ""),
+        scanned => scanned.into_owned(),
+    };
+    match &redaction.hook {
+        Some(hook) => Cow::Owned(hook(&scanned)),
+        None => Cow::Owned(scanned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_right_after_a_json_escape_are_redacted() {
+        let r = Redaction::default();
+        let json = serde_json::to_string(&serde_json::json!({
+            "content": "key:\nsk-proj-AbCdEfGhIjKlMnOpQrStUvWx\tcard\t4111 1111 1111 1111\u{e9}x",
+            "tab": "\tBearer abcdefgh12345678",
+        }))
+        .unwrap();
+        let clean = redact_json_text(&json, &r);
+        let value: serde_json::Value = serde_json::from_str(&clean).unwrap();
+        assert_eq!(value["content"], "key:\n[REDACTED:api_key]\tcard\t[REDACTED:card]\u{e9}x",);
+        assert_eq!(value["tab"], "\t[REDACTED:bearer]");
+        let control = serde_json::to_string("\u{1}sk-proj-AbCdEfGhIjKlMnOpQrStUvWx").unwrap();
+        assert_eq!(control, r#""\u0001sk-proj-AbCdEfGhIjKlMnOpQrStUvWx""#);
+        assert_eq!(redact_json_text(&control, &r), r#""\u0001[REDACTED:api_key]""#);
+        // A cut document (not valid JSON) and a dangling escape at the cut.
+        let cut = &json[..json.len() - 20];
+        assert!(!redact_json_text(cut, &r).contains("4111"));
+        assert_eq!(redact_json_text("\"a\\", &r), "\"a\\");
+        assert_eq!(redact_json_text("\"\\u00", &r), "\"\\u00");
+    }
+
+    #[test]
+    fn the_hook_sees_the_json_text_without_marks() {
+        let r = Redaction::default().with_hook(|t| {
+            assert!(!t.contains(ESCAPE_END));
+            t.replace("ACME", "[client]")
+        });
+        assert_eq!(redact_json_text("\"ACME\\nx\"", &r), "\"[client]\\nx\"");
+    }
 }

@@ -121,7 +121,16 @@ fn cost<'de, A: MapAccess<'de>>(map: &mut A, field: &str) -> Result<Option<f64>,
         return Ok(None);
     }
     match value.as_f64() {
-        Some(usd) if usd.is_finite() && usd >= 0.0 => Ok(Some(per_token_to_per_million(usd))),
+        Some(usd) if usd.is_finite() && usd >= 0.0 => {
+            let per_million = per_token_to_per_million(usd);
+            if per_million.is_finite() {
+                Ok(Some(per_million))
+            } else {
+                Err(de::Error::custom(format!(
+                    "`{field}` of {usd} USD per token is too large to convert to USD per 1M tokens; fix the figure or remove the model"
+                )))
+            }
+        }
         Some(usd) => Err(de::Error::custom(format!(
             "`{field}` must be a cost >= 0 in USD per token, got {usd}; fix the figure or remove the model"
         ))),

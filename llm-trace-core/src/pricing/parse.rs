@@ -24,6 +24,8 @@ pub(super) type CurrentModel = RefCell<Option<String>>;
 
 /// Parses either format, auto-detected.
 pub(super) fn parse_any(json: &str, source_name: &str) -> Result<PriceTable, PriceError> {
+    // Editors on Windows may start a UTF-8 file with a byte order mark; JSON has no place for it.
+    let json = json.strip_prefix('\u{feff}').unwrap_or(json);
     // First pass: syntax (with line/column) and format detection.
     let value: Value =
         serde_json::from_str(json).map_err(|e| convert_error(&e, source_name, None))?;

@@ -127,7 +127,7 @@ impl Sink for JsonlSink {
         self.buf.clear();
         for trace in batch {
             let line_start = self.buf.len();
-            serde_json::to_writer(&mut self.buf, trace)?;
+            trace.write_json(&mut self.buf);
             self.buf.push(b'\n');
             if let Some(Rotation { max_bytes, keep }) = self.rotation {
                 let would_be = self.size + self.buf.len() as u64;

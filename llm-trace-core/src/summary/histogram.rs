@@ -37,8 +37,7 @@ pub struct Histogram {
 impl Histogram {
     /// Adds one duration in milliseconds (negative and NaN values count as zero).
     pub fn record_ms(&mut self, ms: f64) {
-        let us = if ms.is_finite() && ms > 0.0 { (ms * 1000.0).round() as u64 } else { 0 };
-        self.record_us(us);
+        self.record_us(micros(ms));
     }
 
     /// Adds one duration in microseconds.
@@ -103,6 +102,11 @@ impl Histogram {
     pub fn mean_ms(&self) -> Option<f64> {
         (self.total > 0).then(|| self.sum_us as f64 / self.total as f64 / 1000.0)
     }
+}
+
+/// Milliseconds as the whole microseconds [`Histogram::record_ms`] records.
+pub(crate) fn micros(ms: f64) -> u64 {
+    if ms.is_finite() && ms > 0.0 { (ms * 1000.0).round() as u64 } else { 0 }
 }
 
 fn bucket_of(us: u64) -> usize {

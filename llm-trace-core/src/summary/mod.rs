@@ -15,6 +15,7 @@ pub use histogram::Histogram;
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,23 @@ impl From<&LlmTrace> for Observation {
     }
 }
 
+/// An observation with its durations converted once for every group it is counted in.
+struct Sample {
+    o: Observation,
+    latency_us: u64,
+    ttft_us: Option<u64>,
+}
+
+impl Sample {
+    fn of(o: &Observation) -> Sample {
+        Sample {
+            o: *o,
+            latency_us: histogram::micros(o.latency_ms),
+            ttft_us: o.ttft_ms.map(histogram::micros),
+        }
+    }
+}
+
 /// Running totals and latency histograms of a group of calls.
 ///
 /// ```
@@ -91,6 +109,11 @@ pub struct Aggregate {
 impl Aggregate {
     /// Counts one call.
     pub fn add(&mut self, o: &Observation) {
+        self.add_sample(&Sample::of(o));
+    }
+
+    fn add_sample(&mut self, sample: &Sample) {
+        let o = &sample.o;
         self.calls += 1;
         self.errors += u64::from(o.error);
         self.prompt_tokens += o.prompt_tokens;
@@ -101,9 +124,9 @@ impl Aggregate {
             Some(cost) if cost.is_finite() => self.cost_usd += cost,
             _ => self.unpriced += 1,
         }
-        self.latency.record_ms(o.latency_ms);
-        if let Some(ttft) = o.ttft_ms {
-            self.ttft.record_ms(ttft);
+        self.latency.record_us(sample.latency_us);
+        if let Some(ttft) = sample.ttft_us {
+            self.ttft.record_us(ttft);
         }
     }
 
@@ -207,18 +230,47 @@ impl Percentiles {
 /// [`OTHER`]).
 #[derive(Debug, Clone, Default)]
 pub struct Breakdown {
-    groups: HashMap<Box<str>, Aggregate>,
+    /// The groups in order of first appearance.
+    groups: Vec<(Box<str>, Aggregate)>,
+    /// Where each key's group is.
+    index: HashMap<Box<str>, usize, BuildHasherDefault<FxHasher>>,
+    /// The group of the latest addition: consecutive calls usually share their key, and then
+    /// a comparison finds it without hashing.
+    last: usize,
 }
 
 impl Breakdown {
     /// Counts `o` under `key`.
     pub fn add(&mut self, key: &str, o: &Observation) {
-        if let Some(agg) = self.groups.get_mut(key) {
-            agg.add(o);
-            return;
+        let mut hint = self.last;
+        self.add_hinted(key, &Sample::of(o), &mut hint);
+        self.last = hint;
+    }
+
+    /// Counts `o` under `key`, looking first at the group `hint` (updated to where `key` is).
+    fn add_hinted(&mut self, key: &str, o: &Sample, hint: &mut usize) {
+        if let Some((k, agg)) = self.groups.get_mut(*hint) {
+            if **k == *key {
+                agg.add_sample(o);
+                return;
+            }
         }
-        let key = if self.groups.len() < MAX_GROUPS { key } else { OTHER };
-        self.groups.entry(Box::from(key)).or_default().add(o);
+        let at = match self.index.get(key) {
+            Some(&at) => at,
+            None => {
+                let key = if self.groups.len() < MAX_GROUPS { key } else { OTHER };
+                match self.index.get(key) {
+                    Some(&at) => at,
+                    None => {
+                        self.groups.push((Box::from(key), Aggregate::default()));
+                        self.index.insert(Box::from(key), self.groups.len() - 1);
+                        self.groups.len() - 1
+                    }
+                }
+            }
+        };
+        self.groups[at].1.add_sample(o);
+        *hint = at;
     }
 
     /// The groups' figures, most expensive first (then most calls, then by key).
@@ -235,6 +287,38 @@ impl Breakdown {
     }
 }
 
+/// A fast hash for short keys (the Fx hash of rustc): the keys are function, model and tag
+/// names, and a breakdown holds at most [`MAX_GROUPS`] of them.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Keeps the live summary of a tracer: totals plus breakdowns by function, model and tag.
 #[derive(Debug, Clone, Default)]
 pub struct Summarizer {
@@ -242,17 +326,26 @@ pub struct Summarizer {
     by_function: Breakdown,
     by_model: Breakdown,
     by_tag: Breakdown,
+    /// The tag groups of the latest call, by position: calls usually repeat their tags.
+    tag_hints: Vec<usize>,
 }
 
 impl Summarizer {
     /// Counts one finished call.
     pub fn add(&mut self, trace: &LlmTrace) {
-        let o = Observation::from(trace);
-        self.total.add(&o);
-        self.by_function.add(&trace.function_name, &o);
-        self.by_model.add(&trace.model, &o);
-        for tag in trace.tags.iter() {
-            self.by_tag.add(tag, &o);
+        let o = Sample::of(&Observation::from(trace));
+        self.total.add_sample(&o);
+        let mut hint = self.by_function.last;
+        self.by_function.add_hinted(&trace.function_name, &o, &mut hint);
+        self.by_function.last = hint;
+        let mut hint = self.by_model.last;
+        self.by_model.add_hinted(&trace.model, &o, &mut hint);
+        self.by_model.last = hint;
+        if self.tag_hints.len() < trace.tags.len() {
+            self.tag_hints.resize(trace.tags.len(), 0);
+        }
+        for (tag, hint) in trace.tags.iter().zip(&mut self.tag_hints) {
+            self.by_tag.add_hinted(tag, &o, hint);
         }
     }
 

@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
 
 use crate::config::{Config, Overflow};
 use crate::error::Error;
 use crate::payload::Captured;
-use crate::pricing::PriceTable;
+use crate::pricing::{Price, PriceTable};
 use crate::recorder::CallRecorder;
 use crate::redact::Redaction;
 use crate::sink::{JsonlSink, Sink};
@@ -53,6 +53,8 @@ pub struct Tracer {
 }
 
 struct Inner {
+    /// Unique among the tracers of this process (keys per-thread caches).
+    id: u64,
     session_id: Arc<str>,
     preview_chars: usize,
     redaction: Redaction,
@@ -64,6 +66,8 @@ struct Inner {
     summary: Mutex<Summarizer>,
     shared: Arc<Shared>,
     tx: Sender<Msg>,
+    /// Traces the writer is done with, in batches, for callers to fill again.
+    recycled: Receiver<worker::Boxes>,
     closed: AtomicBool,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Shared by every call outside any annotated function.
@@ -150,6 +154,7 @@ impl Tracer {
         let _ = captured;
         if !inner.sampled(&trace) {
             inner.shared.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+            give_back(trace);
             return;
         }
         if inner.closed.load(Ordering::Acquire) {
@@ -288,6 +293,65 @@ impl Tracer {
         self.inner.empty_names.clone()
     }
 
+    /// A trace the writer is done with, to be filled again by this thread, if one is at hand.
+    pub(crate) fn recycled_trace(&self) -> Option<Box<LlmTrace>> {
+        STASH
+            .try_with(|stash| {
+                let mut stash = stash.borrow_mut();
+                if let Some(trace) = stash.pop() {
+                    return Some(trace);
+                }
+                *stash = self.inner.recycled.try_recv().ok()?;
+                stash.pop()
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// The price of a call to `model` answered by `response_model`: the response model's
+    /// price, else the requested model's. The last few lookups are cached per thread.
+    pub(crate) fn price_of(
+        &self,
+        response_model: Option<&Arc<str>>,
+        model: &Arc<str>,
+    ) -> Option<Price> {
+        let resolve = || {
+            let prices = &self.inner.prices;
+            response_model
+                .and_then(|m| prices.resolve(m))
+                .or_else(|| prices.resolve(model))
+                .map(|found| *found.price)
+        };
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || **a == **b;
+        PRICES
+            .try_with(|cache| {
+                let mut cache = cache.borrow_mut();
+                let (slots, next) = &mut *cache;
+                let hit = slots.iter().flatten().find(|e| {
+                    e.tracer == self.inner.id
+                        && same(&e.model, model)
+                        && match (&e.response_model, response_model) {
+                            (None, None) => true,
+                            (Some(a), Some(b)) => same(a, b),
+                            _ => false,
+                        }
+                });
+                if let Some(entry) = hit {
+                    return entry.price;
+                }
+                let price = resolve();
+                slots[*next] = Some(PriceEntry {
+                    tracer: self.inner.id,
+                    response_model: response_model.cloned(),
+                    model: model.clone(),
+                    price,
+                });
+                *next = (*next + 1) % PRICE_SLOTS;
+                price
+            })
+            .unwrap_or_else(|_| resolve())
+    }
+
     /// The tracer calls use when none is given: the innermost [`set_default`](Self::set_default)
     /// on this thread, else the global one from [`init`], else none.
     pub fn current() -> Option<Tracer> {
@@ -305,6 +369,37 @@ impl Tracer {
         global::set_default(self.clone())
     }
 }
+
+/// Recycled traces a thread keeps at hand (one batch from the writer).
+const STASH_MAX: usize = worker::RECYCLE_BATCH;
+
+/// Price lookups cached per thread.
+const PRICE_SLOTS: usize = 4;
+
+struct PriceEntry {
+    tracer: u64,
+    response_model: Option<Arc<str>>,
+    model: Arc<str>,
+    price: Option<Price>,
+}
+
+thread_local! {
+    static STASH: std::cell::RefCell<worker::Boxes> = const { std::cell::RefCell::new(Vec::new()) };
+    static PRICES: std::cell::RefCell<([Option<PriceEntry>; PRICE_SLOTS], usize)> =
+        const { std::cell::RefCell::new(([None, None, None, None], 0)) };
+}
+
+/// Keeps a trace that never reached the writer for this thread's next call.
+fn give_back(trace: Box<LlmTrace>) {
+    let _ = STASH.try_with(|stash| {
+        let mut stash = stash.borrow_mut();
+        if stash.len() < STASH_MAX {
+            stash.push(trace);
+        }
+    });
+}
+
+static NEXT_TRACER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Inner {
     fn lock_summary(&self) -> MutexGuard<'_, Summarizer> {
@@ -458,10 +553,12 @@ impl TracerBuilder {
             None => Arc::from(TraceId::new().to_string()),
         };
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
+        let (recycle, recycled) = crossbeam_channel::bounded(worker::RECYCLED_BATCHES);
         let shared = Arc::new(Shared::new(&sinks));
-        let worker = worker::spawn(rx, sinks, shared.clone(), config.flush_interval)?;
+        let worker = worker::spawn(rx, recycle, sinks, shared.clone(), config.flush_interval)?;
         Ok(Tracer {
             inner: Arc::new(Inner {
+                id: NEXT_TRACER_ID.fetch_add(1, Ordering::Relaxed),
                 session_id,
                 preview_chars: config.preview_chars,
                 redaction: config.redaction,
@@ -473,6 +570,7 @@ impl TracerBuilder {
                 summary: Mutex::new(Summarizer::default()),
                 shared,
                 tx,
+                recycled,
                 closed: AtomicBool::new(false),
                 worker: Mutex::new(Some(worker)),
                 empty_names: Arc::from([]),

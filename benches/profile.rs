@@ -1,0 +1,135 @@
+//! Instruction counts per call under callgrind: stable on a noisy machine where timings are
+//! not. Does nothing unless `LLM_TRACE_PROFILE` names a workload; `scripts/profile.sh` runs
+//! every workload under `valgrind --tool=callgrind` and prints instructions per call on the
+//! caller's thread and on the writer's.
+//!
+//! Workloads: `manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
+//! `otel`, `macro_sync_plain`, `macro_sync_annotated`, `macro_async_plain`,
+//! `macro_async_annotated`.
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use llm_trace::sink::JsonlSink;
+use llm_trace::{Config, FinishReason, Scope, Tracer, traced_llm};
+
+/// The calls counted: everything inside runs on the caller's thread.
+#[inline(never)]
+fn measured(n: u64, f: &mut dyn FnMut()) {
+    for _ in 0..n {
+        f();
+    }
+}
+
+#[inline(never)]
+fn plain_sync(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+#[traced_llm(tags = ["support", "classification"])]
+#[inline(never)]
+fn annotated_sync(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+#[inline(never)]
+async fn plain_async(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+#[traced_llm(tags = ["support", "classification"])]
+#[inline(never)]
+async fn annotated_async(x: u64) -> u64 {
+    black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn main() {
+    let Ok(workload) = std::env::var("LLM_TRACE_PROFILE") else { return };
+    let n: u64 = std::env::var("LLM_TRACE_PROFILE_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let tracer = Tracer::builder()
+        .sink(JsonlSink::open(dir.path().join("traces.jsonl")).unwrap())
+        .build()
+        .unwrap();
+    let scope = || Scope::new("classify_ticket", "bench", &["support", "classification"]);
+    // Recorded calls are drained every 4,096 so that no caller waits for room.
+    let chunks = |f: &mut dyn FnMut(), drain: &dyn Fn()| {
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(support::CHUNK);
+            measured(k, f);
+            drain();
+            left -= k;
+        }
+    };
+    let drain = || tracer.flush().unwrap();
+    match workload.as_str() {
+        "manual" => scope().in_scope(|| chunks(&mut || support::record_manual(&tracer), &drain)),
+        "bare" => chunks(
+            &mut || tracer.call("openai", "chat", "gpt-4o-mini").finish(FinishReason::Stop),
+            &drain,
+        ),
+        "traced_client" | "traced_client_payloads" => {
+            let tracer = if workload == "traced_client" {
+                tracer.clone()
+            } else {
+                let mut config = Config::default();
+                config.dir = dir.path().join("default");
+                Tracer::new(config).unwrap()
+            };
+            let (request, response) = support::openai_values();
+            let client = llm_trace::openai::TracedClient::new(async_openai::Client::new())
+                .with_tracer(tracer.clone());
+            let chat = client.chat();
+            let drain = || tracer.flush().unwrap();
+            scope().in_scope(|| {
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(256);
+                    measured(k, &mut || chat.__record_without_sending(&request, &response));
+                    drain();
+                    left -= k;
+                }
+            });
+            let _ = tracer.shutdown(Duration::from_secs(60));
+        }
+        "tracing_json" => {
+            let peer = support::TracingPeer::new(dir.path());
+            peer.scoped(|| chunks(&mut || peer.record(), &|| peer.drain()));
+        }
+        "otel" => {
+            let peer = support::OtelPeer::new(dir.path());
+            chunks(&mut || peer.record(), &|| peer.drain());
+            peer.provider.shutdown().unwrap();
+        }
+        "macro_sync_plain" => measured(n, &mut || {
+            black_box(plain_sync(black_box(7)));
+        }),
+        "macro_sync_annotated" => measured(n, &mut || {
+            black_box(annotated_sync(black_box(7)));
+        }),
+        "macro_async_plain" => measured(n, &mut || {
+            black_box(block_on(plain_async(black_box(7))));
+        }),
+        "macro_async_annotated" => measured(n, &mut || {
+            black_box(block_on(annotated_async(black_box(7))));
+        }),
+        other => panic!("unknown workload {other}"),
+    }
+    let _ = tracer.shutdown(Duration::from_secs(60));
+}

@@ -1,0 +1,397 @@
+//! Shared by the benchmarks: fixtures, chunked timing, and the two peers llm-trace is measured
+//! against (issue 7):
+//!
+//! * `tracing-json`: `tracing::info!` with 24 fields → tracing-subscriber's JSON formatter →
+//!   tracing-appender's `non_blocking` writer (lossless, so nothing is dropped) → a file.
+//! * `otel`: an OpenTelemetry SDK span with 24 attributes → `BatchSpanProcessor` with a queue
+//!   large enough to drop nothing in these runs → an exporter writing one JSON line per span to
+//!   a file (the SDK ships no file exporter; this one does what a file/stdout exporter does).
+//!
+//! Both do the work llm-trace does for one call: a start and an end time, an id, the request
+//! parameters, usage, cost, latency and 200-character previews, written as one JSON line by a
+//! background thread.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use llm_trace::{FinishReason, Tracer, Usage};
+
+/// A 300-character user message (the input preview keeps 200).
+pub const PROMPT: &str = "My invoice for March shows a double charge of 49.90 EUR, can you check it? \
+My invoice for March shows a double charge of 49.90 EUR, can you check it? \
+My invoice for March shows a double charge of 49.90 EUR, can you check it? \
+My invoice for March shows a double charge of 49.90 EUR, can you check it?";
+
+/// A 300-character answer.
+pub const ANSWER: &str = "I checked your invoice and you were charged twice for the March \
+subscription; the duplicate charge of 49.90 EUR has been reversed and the refund is on its way \
+to your card. It usually shows up within three to five business days, depending on your bank. \
+Is there anything else I can help you with today?";
+
+/// Calls timed between two drains of the background writer. Below every queue's capacity, so
+/// a caller never waits for room: what is timed is the caller's own work (with the writer
+/// thread running at the same time), not the writer's throughput.
+pub const CHUNK: u64 = 4096;
+
+/// Times `iters` calls of `one`, in chunks of [`CHUNK`]; `drain` (untimed) runs after each
+/// chunk and waits until the background writer has written everything.
+pub fn chunked(iters: u64, mut one: impl FnMut(), mut drain: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        let start = Instant::now();
+        for _ in 0..n {
+            one();
+        }
+        total += start.elapsed();
+        drain();
+        left -= n;
+    }
+    total
+}
+
+/// One finished chat call through the manual API: what a provider wrapper records.
+#[inline(never)]
+pub fn record_manual(tracer: &Tracer) {
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    call.temperature(0.2).max_tokens(256).input(black_box(PROMPT));
+    call.response_model("gpt-4o-mini-2024-07-18");
+    call.usage(Usage::new(1200, 80).cached(1024));
+    call.output(black_box(ANSWER));
+    call.finish(FinishReason::Stop);
+}
+
+/// Counts the lines written through it.
+pub struct CountingWriter<W> {
+    inner: W,
+    lines: Arc<AtomicU64>,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let lines = buf[..n].iter().filter(|b| **b == b'\n').count();
+        self.lines.fetch_add(lines as u64, Ordering::Release);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Waits until `lines` reaches `expected` (at most 60 s).
+pub fn wait_for(lines: &AtomicU64, expected: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines.load(Ordering::Acquire) < expected {
+        assert!(Instant::now() < deadline, "the peer's writer never caught up");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// The tracing-json peer.
+pub struct TracingPeer {
+    pub dispatch: tracing::Dispatch,
+    pub lines: Arc<AtomicU64>,
+    pub sent: std::cell::Cell<u64>,
+    _guard: tracing_appender::non_blocking::WorkerGuard,
+}
+
+impl TracingPeer {
+    pub fn new(dir: &Path) -> TracingPeer {
+        use tracing_subscriber::layer::SubscriberExt;
+        let lines = Arc::new(AtomicU64::new(0));
+        let file = tracing_appender::rolling::never(dir, "tracing-json.log");
+        let counting = CountingWriter { inner: file, lines: lines.clone() };
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false) // wait for room rather than drop, like llm-trace's default
+            .finish(counting);
+        let layer = tracing_subscriber::fmt::layer().json().with_writer(writer);
+        // Only the peer's own events: llm-trace's spans stay disabled, as without a subscriber.
+        let filter =
+            tracing_subscriber::filter::Targets::new().with_target("peer", tracing::Level::INFO);
+        let subscriber = tracing_subscriber::registry().with(layer).with(filter);
+        TracingPeer {
+            dispatch: tracing::Dispatch::new(subscriber),
+            lines,
+            sent: std::cell::Cell::new(0),
+            _guard: guard,
+        }
+    }
+
+    /// Runs `f` with this peer as the thread's subscriber.
+    pub fn scoped<R>(&self, f: impl FnOnce() -> R) -> R {
+        tracing::dispatcher::with_default(&self.dispatch, f)
+    }
+
+    /// One call: what an application logging its LLM calls with `tracing` does. Call inside
+    /// [`scoped`](Self::scoped).
+    #[inline(never)]
+    pub fn record(&self) {
+        let start = Instant::now();
+        let id = uuid_v7_like();
+        let prompt = preview(black_box(PROMPT));
+        let answer = preview(black_box(ANSWER));
+        let latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        tracing::info!(
+            target: "peer",
+            trace_id = %id,
+            session_id = "019a7a4e-0d3c-7a51-9a2b-2f1e8c4d5b6a",
+            function_name = "classify_ticket",
+            module_path = "bench",
+            call_path = "classify_ticket",
+            tags = "support,classification",
+            provider = "openai",
+            operation = "chat",
+            model = "gpt-4o-mini",
+            response_model = "gpt-4o-mini-2024-07-18",
+            temperature = 0.2,
+            max_tokens = 256,
+            stream = false,
+            finish_reason = "stop",
+            prompt_tokens = 1200,
+            completion_tokens = 80,
+            total_tokens = 1280,
+            cached_tokens = 1024,
+            usage_source = "provider",
+            cost_usd = 0.0001344,
+            latency_ms,
+            input_preview = prompt,
+            output_preview = answer,
+            "llm call"
+        );
+        self.sent.set(self.sent.get() + 1);
+    }
+
+    pub fn drain(&self) {
+        wait_for(&self.lines, self.sent.get());
+    }
+}
+
+fn preview(text: &str) -> &str {
+    &text[..text.len().min(200)]
+}
+
+/// A random 128-bit id printed as a UUID (what a peer would log as its call id).
+pub fn uuid_v7_like() -> Uuid128 {
+    Uuid128(fastrand::u128(..))
+}
+
+pub struct Uuid128(u128);
+
+impl std::fmt::Display for Uuid128 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        write!(
+            f,
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (v >> 96) as u32,
+            (v >> 80) as u16,
+            (v >> 64) as u16,
+            (v >> 48) as u16,
+            (v as u64) & 0xffff_ffff_ffff
+        )
+    }
+}
+
+/// The OpenTelemetry SDK peer.
+pub struct OtelPeer {
+    pub provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    pub tracer: opentelemetry_sdk::trace::SdkTracer,
+    pub lines: Arc<AtomicU64>,
+    pub sent: std::cell::Cell<u64>,
+}
+
+/// Spans the batch processor can hold: more than any run here sends between two drains, so
+/// it drops nothing (its default, 2048, drops most spans under load).
+pub const OTEL_QUEUE: usize = 65_536;
+
+impl OtelPeer {
+    pub fn new(dir: &Path) -> OtelPeer {
+        use opentelemetry::trace::TracerProvider as _;
+        use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor};
+        let lines = Arc::new(AtomicU64::new(0));
+        let exporter = JsonLinesExporter {
+            out: Mutex::new(BufWriter::with_capacity(
+                256 * 1024,
+                File::create(dir.join("otel.jsonl")).unwrap(),
+            )),
+            lines: lines.clone(),
+        };
+        let config = BatchConfigBuilder::default()
+            .with_max_queue_size(OTEL_QUEUE)
+            .with_max_export_batch_size(1024)
+            .build();
+        let processor = BatchSpanProcessor::builder(exporter).with_batch_config(config).build();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .build();
+        let tracer = provider.tracer("peer");
+        OtelPeer { provider, tracer, lines, sent: std::cell::Cell::new(0) }
+    }
+
+    /// One call: a client span with the GenAI attributes known at the start, the rest set at
+    /// the end.
+    #[inline(never)]
+    pub fn record(&self) {
+        use opentelemetry::KeyValue;
+        use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+        let mut span = self
+            .tracer
+            .span_builder("chat gpt-4o-mini")
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new("gen_ai.operation.name", "chat"),
+                KeyValue::new("gen_ai.provider.name", "openai"),
+                KeyValue::new("gen_ai.request.model", "gpt-4o-mini"),
+                KeyValue::new("gen_ai.request.temperature", 0.2),
+                KeyValue::new("gen_ai.request.max_tokens", 256),
+                KeyValue::new("gen_ai.conversation.id", "019a7a4e-0d3c-7a51-9a2b-2f1e8c4d5b6a"),
+                KeyValue::new("code.function", "classify_ticket"),
+                KeyValue::new("code.namespace", "bench"),
+                KeyValue::new("llm.call_path", "classify_ticket"),
+                KeyValue::new("llm.tags", "support,classification"),
+                KeyValue::new("llm.stream", false),
+                KeyValue::new("llm.input_preview", preview(black_box(PROMPT)).to_owned()),
+            ])
+            .start(&self.tracer);
+        let answer = preview(black_box(ANSWER)).to_owned();
+        span.set_attributes([
+            KeyValue::new("gen_ai.response.model", "gpt-4o-mini-2024-07-18"),
+            KeyValue::new("gen_ai.response.finish_reasons", "stop"),
+            KeyValue::new("gen_ai.usage.input_tokens", 1200),
+            KeyValue::new("gen_ai.usage.output_tokens", 80),
+            KeyValue::new("gen_ai.usage.total_tokens", 1280),
+            KeyValue::new("gen_ai.usage.cache_read.input_tokens", 1024),
+            KeyValue::new("llm.usage_source", "provider"),
+            KeyValue::new("llm.cost_usd", 0.0001344),
+            KeyValue::new("llm.output_preview", answer),
+            KeyValue::new("llm.finish_reason", "stop"),
+            KeyValue::new("llm.session", "019a7a4e-0d3c-7a51-9a2b-2f1e8c4d5b6a"),
+            KeyValue::new("llm.schema", 1),
+        ]);
+        span.end();
+        self.sent.set(self.sent.get() + 1);
+    }
+
+    pub fn drain(&self) {
+        self.provider.force_flush().unwrap();
+        wait_for(&self.lines, self.sent.get());
+    }
+}
+
+/// Writes each span as one JSON line.
+#[derive(Debug)]
+struct JsonLinesExporter {
+    out: Mutex<BufWriter<File>>,
+    lines: Arc<AtomicU64>,
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for JsonLinesExporter {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        let mut out = self.out.lock().unwrap();
+        let n = batch.len() as u64;
+        for span in &batch {
+            serde_json::to_writer(&mut *out, &SpanLine(span)).unwrap();
+            out.write_all(b"\n").unwrap();
+        }
+        out.flush().unwrap();
+        self.lines.fetch_add(n, Ordering::Release);
+        Ok(())
+    }
+}
+
+struct SpanLine<'a>(&'a opentelemetry_sdk::trace::SpanData);
+
+impl serde::Serialize for SpanLine<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let span = self.0;
+        let nanos = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64
+        };
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("trace_id", &span.span_context.trace_id().to_string())?;
+        m.serialize_entry("span_id", &span.span_context.span_id().to_string())?;
+        m.serialize_entry("name", &*span.name)?;
+        m.serialize_entry("kind", "client")?;
+        m.serialize_entry("start_unix_nano", &nanos(span.start_time))?;
+        m.serialize_entry("end_unix_nano", &nanos(span.end_time))?;
+        m.serialize_entry("attributes", &Attributes(&span.attributes))?;
+        m.end()
+    }
+}
+
+struct Attributes<'a>(&'a [opentelemetry::KeyValue]);
+
+impl serde::Serialize for Attributes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use opentelemetry::Value;
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for kv in self.0 {
+            m.serialize_key(kv.key.as_str())?;
+            match &kv.value {
+                Value::Bool(b) => m.serialize_value(b)?,
+                Value::I64(i) => m.serialize_value(i)?,
+                Value::F64(f) => m.serialize_value(f)?,
+                Value::String(text) => m.serialize_value(text.as_str())?,
+                other => m.serialize_value(&other.to_string())?,
+            }
+        }
+        m.end()
+    }
+}
+
+/// A chat request and the response the mock server would send, built once.
+pub fn openai_values() -> (
+    async_openai::types::chat::CreateChatCompletionRequest,
+    async_openai::types::chat::CreateChatCompletionResponse,
+) {
+    use async_openai::types::chat::{
+        ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+        CreateChatCompletionRequestArgs,
+    };
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .temperature(0.2)
+        .max_completion_tokens(256u32)
+        .messages([
+            ChatCompletionRequestSystemMessage::from("You classify support tickets.").into(),
+            ChatCompletionRequestUserMessage::from(PROMPT).into(),
+        ])
+        .build()
+        .unwrap();
+    let response = serde_json::from_value(serde_json::json!({
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1_795_720_733u32,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": ANSWER},
+            "finish_reason": "stop",
+            "logprobs": null
+        }],
+        "usage": {
+            "prompt_tokens": 1200,
+            "completion_tokens": 80,
+            "total_tokens": 1280,
+            "prompt_tokens_details": {"cached_tokens": 1024},
+            "completion_tokens_details": {"reasoning_tokens": 0}
+        }
+    }))
+    .unwrap();
+    (request, response)
+}
