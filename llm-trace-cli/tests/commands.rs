@@ -123,8 +123,12 @@ fn show_prints_the_full_payload_from_the_payload_store() {
     config.dir = logs.clone();
     let tracer = llm_trace_core::Tracer::new(config).unwrap();
     let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
-    call.request_payload(&serde_json::json!({"messages": [{"role": "user", "content": "full question text"}]}));
-    call.response_payload(&serde_json::json!({"choices": [{"message": {"content": "full answer text"}}]}));
+    call.request_payload(
+        &serde_json::json!({"messages": [{"role": "user", "content": "full question text"}]}),
+    );
+    call.response_payload(
+        &serde_json::json!({"choices": [{"message": {"content": "full answer text"}}]}),
+    );
     let id = call.trace_id().unwrap().to_string();
     call.finish(llm_trace_core::FinishReason::Stop);
     let mut other = tracer.call("openai", "chat", "gpt-4o-mini");
@@ -136,14 +140,25 @@ fn show_prints_the_full_payload_from_the_payload_store() {
     // The payload store next to the named log folder.
     let text = run(dir.path(), &["show", &id, p(&logs)]).ok().stdout;
     assert!(text.contains("full question text") && text.contains("full answer text"), "{text}");
-    assert!(text.contains(&format!("payload            {}", llm_trace_core::payload::key(&id.parse().unwrap()))), "{text}");
+    assert!(
+        text.contains(&format!(
+            "payload            {}",
+            llm_trace_core::payload::key(&id.parse().unwrap())
+        )),
+        "{text}"
+    );
     // Or the one LLM_TRACE_PAYLOADS names.
     let elsewhere = dir.path().join("empty-store");
-    let missing = run_env(dir.path(), &["show", &other_id, p(&logs)], &[("LLM_TRACE_PAYLOADS", p(&elsewhere))]);
+    let missing = run_env(
+        dir.path(),
+        &["show", &other_id, p(&logs)],
+        &[("LLM_TRACE_PAYLOADS", p(&elsewhere))],
+    );
     assert_eq!(missing.code, 1, "{}", missing.stderr);
     assert!(missing.stdout.contains(&other_id), "the trace is still shown");
     assert!(missing.stderr.contains("not in the payload store"), "{}", missing.stderr);
-    let off = run_env(dir.path(), &["show", &id, p(&logs)], &[("LLM_TRACE_PAYLOADS", "off")]).ok().stdout;
+    let off =
+        run_env(dir.path(), &["show", &id, p(&logs)], &[("LLM_TRACE_PAYLOADS", "off")]).ok().stdout;
     assert!(off.contains("payloads are off"), "{off}");
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use llm_trace_core::summary::{format_cost, format_count, format_ms};
 use std::path::PathBuf;
 
-use llm_trace_core::payload::{key as payload_key, PayloadStore};
+use llm_trace_core::payload::{PayloadStore, key as payload_key};
 use llm_trace_core::{Config, LlmTrace, Payloads, TraceId};
 use memchr::memmem::Finder;
 
@@ -103,7 +103,11 @@ fn write_payload(out: &mut impl Write, trace: &LlmTrace, inputs: &[PathBuf]) -> 
     if config.payloads == Payloads::Default {
         if let [input] = inputs {
             if input.as_os_str() != "-" {
-                let dir = if input.is_dir() { input.clone() } else { input.parent().map(PathBuf::from).unwrap_or_default() };
+                let dir = if input.is_dir() {
+                    input.clone()
+                } else {
+                    input.parent().map(PathBuf::from).unwrap_or_default()
+                };
                 config.dir = dir;
             }
         }
@@ -122,7 +126,11 @@ fn write_payload(out: &mut impl Write, trace: &LlmTrace, inputs: &[PathBuf]) -> 
             store.location()
         ))),
         Some(payload) => {
-            field(out, "payload", &format!("{} ({})", payload_key(&trace.trace_id), store.location()))?;
+            field(
+                out,
+                "payload",
+                &format!("{} ({})", payload_key(&trace.trace_id), store.location()),
+            )?;
             let pretty = serde_json::to_string_pretty(&payload).map_err(std::io::Error::from)?;
             for line in pretty.lines() {
                 writeln!(out, "  {}", text::clean(line))?;
