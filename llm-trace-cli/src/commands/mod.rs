@@ -97,12 +97,7 @@ impl Groups {
     pub(crate) fn by_cost(&self) -> Vec<GroupStats> {
         let mut groups: Vec<GroupStats> =
             self.map.iter().map(|(k, a)| a.stats(k.as_ref())).collect();
-        groups.sort_by(|a, b| {
-            b.cost_usd
-                .total_cmp(&a.cost_usd)
-                .then(b.calls.cmp(&a.calls))
-                .then_with(|| a.key.cmp(&b.key))
-        });
+        llm_trace_core::summary::sort_by_cost(&mut groups);
         groups
     }
 

@@ -277,14 +277,28 @@ impl Breakdown {
     pub fn stats(&self) -> Vec<GroupStats> {
         let mut groups: Vec<GroupStats> =
             self.groups.iter().map(|(key, agg)| agg.stats(key.as_ref())).collect();
-        groups.sort_by(|a, b| {
-            b.cost_usd
-                .total_cmp(&a.cost_usd)
-                .then(b.calls.cmp(&a.calls))
-                .then_with(|| a.key.cmp(&b.key))
-        });
+        sort_by_cost(&mut groups);
         groups
     }
+}
+
+/// Sorts groups most expensive first, then most calls, then by key: the order of every
+/// summary table.
+///
+/// ```
+/// use llm_trace_core::summary::{sort_by_cost, Aggregate};
+///
+/// let mut groups = vec![Aggregate::default().stats("b"), Aggregate::default().stats("a")];
+/// sort_by_cost(&mut groups);
+/// assert_eq!(groups[0].key, "a");
+/// ```
+pub fn sort_by_cost(groups: &mut [GroupStats]) {
+    groups.sort_by(|a, b| {
+        b.cost_usd
+            .total_cmp(&a.cost_usd)
+            .then(b.calls.cmp(&a.calls))
+            .then_with(|| a.key.cmp(&b.key))
+    });
 }
 
 /// A fast hash for short keys (the Fx hash of rustc): the keys are function, model and tag
