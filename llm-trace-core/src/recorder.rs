@@ -8,7 +8,8 @@ use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part};
 use crate::pricing::TokenCounts;
 use crate::trace::{
-    FinishReason, LlmTrace, Metadata, Name, Timestamp, TraceError, TraceId, UsageSource,
+    FinishReason, LlmTrace, Metadata, Name, Timestamp, TraceError, TraceId, UsageSource, char_cut,
+    push_preview,
 };
 use crate::tracer::Tracer;
 
@@ -525,31 +526,6 @@ fn prefix_chars(text: &str, max: usize) -> &str {
     match char_cut(text, max) {
         Some(cut) => &text[..cut],
         None => text,
-    }
-}
-
-/// The byte offset of character `max` of `text`, `None` when it has no more than `max`
-/// characters. Text that is ASCII up to there is not decoded.
-pub(crate) fn char_cut(text: &str, max: usize) -> Option<usize> {
-    if text.len() <= max {
-        return None; // at most one character per byte
-    }
-    if text.as_bytes()[..max].is_ascii() {
-        return Some(max);
-    }
-    text.char_indices().nth(max).map(|(cut, _)| cut)
-}
-
-/// Appends [`preview`](crate::trace::preview)`(text, max)` to `out` (no allocation when `out`
-/// has the room).
-fn push_preview(out: &mut String, text: &str, max: usize) {
-    match char_cut(text, max) {
-        None => out.push_str(text),
-        Some(cut) => {
-            out.reserve(cut + '…'.len_utf8());
-            out.push_str(&text[..cut]);
-            out.push('…');
-        }
     }
 }
 

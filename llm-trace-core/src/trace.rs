@@ -1075,13 +1075,32 @@ impl<'de> Deserialize<'de> for ErrorKind {
 /// assert_eq!(preview("日本語のテキスト", 3), "日本語…");
 /// ```
 pub fn preview(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        None => text.to_owned(),
-        Some((cut, _)) => {
-            let mut out = String::with_capacity(cut + '…'.len_utf8());
+    let mut out = String::new();
+    push_preview(&mut out, text, max_chars);
+    out
+}
+
+/// The byte offset of character `max` of `text`, `None` when it has no more than `max`
+/// characters. Text that is ASCII up to there is not decoded.
+pub(crate) fn char_cut(text: &str, max: usize) -> Option<usize> {
+    if text.len() <= max {
+        return None; // at most one character per byte
+    }
+    if text.as_bytes()[..max].is_ascii() {
+        return Some(max);
+    }
+    text.char_indices().nth(max).map(|(cut, _)| cut)
+}
+
+/// Appends [`preview`]`(text, max)` to `out` (no allocation when `out`
+/// has the room).
+pub(crate) fn push_preview(out: &mut String, text: &str, max: usize) {
+    match char_cut(text, max) {
+        None => out.push_str(text),
+        Some(cut) => {
+            out.reserve(cut + '…'.len_utf8());
             out.push_str(&text[..cut]);
             out.push('…');
-            out
         }
     }
 }
