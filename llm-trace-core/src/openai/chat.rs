@@ -56,9 +56,6 @@ impl<'c, C: Config> TracedChat<'c, C> {
         &self,
         mut request: CreateChatCompletionRequest,
     ) -> Result<ChatCompletionResponseStream, OpenAIError> {
-        let mut rec = self.settings.start("chat", &request.model);
-        rec.stream(true);
-        record_chat_request(&mut rec, &request);
         if self.settings.stream_usage {
             let options = request.stream_options.get_or_insert(ChatCompletionStreamOptions {
                 include_usage: None,
@@ -66,7 +63,9 @@ impl<'c, C: Config> TracedChat<'c, C> {
             });
             options.include_usage.get_or_insert(true);
         }
-        rec.request_payload(&request);
+        // The request as sent (with include_usage) is the one recorded.
+        let mut rec = start_chat(&self.settings, &request);
+        rec.stream(true);
         let estimate = super::stream::EstimateInput::of(&request);
         let span = rec.span().clone();
         match self.chat.create_stream(request).instrument(span).await {
