@@ -32,7 +32,11 @@ fn default_tracer(dir: &std::path::Path) -> Tracer {
 fn caller(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let tracer = jsonl_tracer(dir.path());
-    let drain = || tracer.flush().unwrap();
+    let log = dir.path().join("traces.jsonl");
+    let drain = || {
+        tracer.flush().unwrap();
+        support::truncate(&log);
+    };
     let mut group = c.benchmark_group("caller");
 
     // The headline: a finished call with previews, inside an annotated function's scope.
@@ -71,6 +75,7 @@ fn caller(c: &mut Criterion) {
                     total +=
                         chunked(n, || chat.__record_without_sending(&request, &response), || ());
                     with_payloads.flush().unwrap();
+                    support::truncate(&payload_dir.path().join("traces.jsonl"));
                     left -= n;
                 }
                 total
@@ -104,7 +109,11 @@ fn caller(c: &mut Criterion) {
 fn variants(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let tracer = jsonl_tracer(dir.path());
-    let drain = || tracer.flush().unwrap();
+    let log = dir.path().join("traces.jsonl");
+    let drain = || {
+        tracer.flush().unwrap();
+        support::truncate(&log);
+    };
     let mut group = c.benchmark_group("record");
     group.bench_function("bare_call_finish", |b| {
         b.iter_custom(|iters| {

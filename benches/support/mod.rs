@@ -40,6 +40,21 @@ Is there anything else I can help you with today?";
 /// thread running at the same time), not the writer's throughput.
 pub const CHUNK: u64 = 4096;
 
+/// Empties the log at `path` (untimed, between samples). Without it every bench writes
+/// gigabytes: the page cache fills, and on this VM each fresh page costs a host fault, which
+/// made the file-writing figures vary by 2–3× between runs. The writers keep their handles;
+/// writers in append mode continue at the new end, the others leave a hole (no memory).
+pub fn truncate(path: &Path) {
+    if !path.is_file() {
+        return; // not created yet, or /dev/null
+    }
+    match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => file.set_len(0).unwrap(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => panic!("cannot truncate {}: {e}", path.display()),
+    }
+}
+
 /// Times `iters` calls of `one`, in chunks of [`CHUNK`]; `drain` (untimed) runs after each
 /// chunk and waits until the background writer has written everything.
 pub fn chunked(iters: u64, mut one: impl FnMut(), mut drain: impl FnMut()) -> Duration {
@@ -102,6 +117,7 @@ pub struct TracingPeer {
     pub dispatch: tracing::Dispatch,
     pub lines: Arc<AtomicU64>,
     pub sent: std::cell::Cell<u64>,
+    path: std::path::PathBuf,
     _guard: tracing_appender::non_blocking::WorkerGuard,
 }
 
@@ -123,6 +139,7 @@ impl TracingPeer {
             dispatch: tracing::Dispatch::new(subscriber),
             lines,
             sent: std::cell::Cell::new(0),
+            path: dir.join("tracing-json.log"),
             _guard: guard,
         }
     }
@@ -171,8 +188,20 @@ impl TracingPeer {
         self.sent.set(self.sent.get() + 1);
     }
 
+    /// Waits until every line is written, then empties the file.
     pub fn drain(&self) {
+        self.wait();
+        self.truncate();
+    }
+
+    /// Waits until every line is written.
+    pub fn wait(&self) {
         wait_for(&self.lines, self.sent.get());
+    }
+
+    /// Empties the file (see [`truncate`]).
+    pub fn truncate(&self) {
+        truncate(&self.path);
     }
 }
 
@@ -208,6 +237,7 @@ pub struct OtelPeer {
     pub tracer: opentelemetry_sdk::trace::SdkTracer,
     pub lines: Arc<AtomicU64>,
     pub sent: std::cell::Cell<u64>,
+    path: std::path::PathBuf,
 }
 
 /// Spans the batch processor can hold: more than any run here sends between two drains, so
@@ -222,7 +252,7 @@ impl OtelPeer {
         let exporter = JsonLinesExporter {
             out: Mutex::new(BufWriter::with_capacity(
                 256 * 1024,
-                File::create(dir.join("otel.jsonl")).unwrap(),
+                File::options().create(true).append(true).open(dir.join("otel.jsonl")).unwrap(),
             )),
             lines: lines.clone(),
         };
@@ -235,7 +265,8 @@ impl OtelPeer {
             .with_span_processor(processor)
             .build();
         let tracer = provider.tracer("peer");
-        OtelPeer { provider, tracer, lines, sent: std::cell::Cell::new(0) }
+        let path = dir.join("otel.jsonl");
+        OtelPeer { provider, tracer, lines, sent: std::cell::Cell::new(0), path }
     }
 
     /// One call: a client span with the GenAI attributes known at the start, the rest set at
@@ -282,9 +313,21 @@ impl OtelPeer {
         self.sent.set(self.sent.get() + 1);
     }
 
+    /// Waits until every span is written, then empties the file.
     pub fn drain(&self) {
+        self.wait();
+        self.truncate();
+    }
+
+    /// Waits until every span is written.
+    pub fn wait(&self) {
         self.provider.force_flush().unwrap();
         wait_for(&self.lines, self.sent.get());
+    }
+
+    /// Empties the file (see [`truncate`]).
+    pub fn truncate(&self) {
+        truncate(&self.path);
     }
 }
 
