@@ -1,5 +1,6 @@
 //! The manual API: record any provider's call with a [`CallRecorder`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -7,6 +8,7 @@ use std::time::Instant;
 use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part};
 use crate::pricing::TokenCounts;
+use crate::redact::Redaction;
 use crate::trace::{
     FinishReason, LlmTrace, Metadata, Name, Timestamp, TraceError, TraceId, UsageSource, char_cut,
     push_preview,
@@ -143,8 +145,9 @@ impl Usage {
 /// [`fail`](Self::fail). Dropping it unfinished records the call as `cancelled`.
 ///
 /// Setters take `&mut self` and return it, so they chain. Text given to
-/// [`input`](Self::input) and [`output`](Self::output) is cut to the preview length before it
-/// is copied.
+/// [`input`](Self::input) and [`output`](Self::output) is cut to a little more than the preview
+/// length before it is copied; the writer thread redacts it and cuts it to the preview length
+/// before any sink sees it.
 #[derive(Debug)]
 #[must_use = "a call is recorded when it is finished, failed, or dropped"]
 pub struct CallRecorder {
@@ -155,10 +158,11 @@ pub struct CallRecorder {
     first_token: Option<Instant>,
     cache_write_tokens: u64,
     preview_chars: usize,
-    /// Output kept so far, unredacted, up to the preview length plus [`REDACT_MARGIN`];
-    /// redacted and cut when the call is recorded (in place, and then it becomes the trace's
-    /// `output_preview`).
+    /// Output kept so far, unredacted, up to the preview length plus [`REDACT_MARGIN`]; it
+    /// becomes the trace's `output_preview`, which the writer redacts and cuts.
     output: String,
+    /// The input given was longer than what was kept.
+    input_cut: bool,
     /// Whether `response_model` was set for this call (a recycled trace still holds the
     /// previous call's until then).
     response_model_set: bool,
@@ -169,9 +173,12 @@ pub struct CallRecorder {
     captured: Option<Box<Captured>>,
 }
 
-/// Characters kept past the preview length before redaction, so that a secret crossing the
-/// cut is still recognized (the longest key shapes are about 200 characters).
-const REDACT_MARGIN: usize = 256;
+/// Characters kept past the preview length for redaction, so that a secret crossing the cut
+/// is still recognized: every rule recognizes a secret from its first 64 characters (a key's
+/// prefix and minimum length: at most 41; a card or phone number: at most 40 bytes; `Bearer`,
+/// some spaces and 8 token characters). Text that had a long secret replaced can make a
+/// preview shorter than the preview length.
+const REDACT_MARGIN: usize = 64;
 
 impl CallRecorder {
     pub(crate) fn start(
@@ -250,6 +257,7 @@ impl CallRecorder {
             cache_write_tokens: 0,
             preview_chars,
             output,
+            input_cut: false,
             response_model_set: false,
             output_chars: 0,
             output_cut: false,
@@ -363,16 +371,14 @@ impl CallRecorder {
 
     /// The input to preview: usually the last user message.
     pub fn input(&mut self, text: &str) -> &mut Self {
-        let Some(tracer) = &self.tracer else { return self };
-        let window = prefix_chars(text, self.preview_chars.saturating_add(REDACT_MARGIN));
-        let redacted = tracer.redaction().apply(window);
-        let Some(trace) = self.trace.as_mut() else { return self };
-        let kept = &mut trace.input_preview;
-        kept.clear();
-        push_preview(kept, &redacted, self.preview_chars);
-        if window.len() < text.len() && !kept.ends_with('…') {
-            kept.push('…');
+        if self.tracer.is_none() {
+            return self;
         }
+        let window = prefix_chars(text, self.preview_chars.saturating_add(REDACT_MARGIN));
+        self.input_cut = window.len() < text.len();
+        let Some(trace) = self.trace.as_mut() else { return self };
+        trace.input_preview.clear();
+        trace.input_preview.push_str(window);
         self
     }
 
@@ -464,33 +470,8 @@ impl CallRecorder {
         if !self.response_model_set {
             trace.response_model = None;
         }
-        let redaction = tracer.redaction();
-        trace.error = error.map(|mut e| {
-            if let std::borrow::Cow::Owned(clean) = redaction.apply(&e.message) {
-                e.message = clean;
-            }
-            e.cut_message();
-            e
-        });
-        let mut output = std::mem::take(&mut self.output);
-        if !output.is_empty() {
-            // Redacted, then cut in place: the buffer becomes the preview.
-            let clean = match redaction.apply(&output) {
-                std::borrow::Cow::Borrowed(_) => None,
-                std::borrow::Cow::Owned(clean) => Some(clean),
-            };
-            match clean {
-                None => cut_in_place(&mut output, self.preview_chars),
-                Some(clean) => {
-                    output.clear();
-                    push_preview(&mut output, &clean, self.preview_chars);
-                }
-            }
-            if self.output_cut && !output.ends_with('…') {
-                output.push('…');
-            }
-        }
-        trace.output_preview = output;
+        trace.error = error;
+        trace.output_preview = std::mem::take(&mut self.output);
         // Without usage the cost is unknown, unless the provider refused the request outright
         // (an HTTP error status): then nothing was billed.
         let refused = trace.error.as_ref().is_some_and(|e| e.status.is_some());
@@ -509,7 +490,74 @@ impl CallRecorder {
             trace.payload = Some(crate::payload::key(&trace.trace_id));
         }
         crate::span::finish(&self.span, &trace);
-        tracer.record_boxed(trace, self.captured.take());
+        let unredacted = Unredacted { input_cut: self.input_cut, output_cut: self.output_cut };
+        tracer.record_boxed(trace, self.captured.take(), Some(unredacted));
+    }
+}
+
+/// What a [`CallRecorder`] leaves to the writer thread: the trace's previews are raw windows
+/// of the text (the preview length plus [`REDACT_MARGIN`] characters) and its error message is
+/// unredacted. Redaction and cutting run on the writer, before any sink sees the trace, so
+/// the caller does not pay for them (they were half of its cost).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unredacted {
+    input_cut: bool,
+    output_cut: bool,
+}
+
+impl Unredacted {
+    /// Redacts and cuts the previews and the error message of `trace`, in place. If the
+    /// user's redaction hook panics, the texts it was given are dropped rather than kept
+    /// unredacted, and the panic's message is returned.
+    pub(crate) fn finish(
+        self,
+        trace: &mut LlmTrace,
+        redaction: &Redaction,
+        preview_chars: usize,
+    ) -> Result<(), String> {
+        let redacted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            finish_preview(&mut trace.input_preview, self.input_cut, redaction, preview_chars);
+            finish_preview(&mut trace.output_preview, self.output_cut, redaction, preview_chars);
+            if let Some(error) = &mut trace.error {
+                if let Cow::Owned(clean) = redaction.apply(&error.message) {
+                    error.message = clean;
+                }
+                error.cut_message();
+            }
+        }));
+        redacted.map_err(|panic| {
+            trace.input_preview.clear();
+            trace.output_preview.clear();
+            if let Some(error) = &mut trace.error {
+                error.message = HOOK_PANICKED.to_owned();
+            }
+            crate::tracer::panic_message(&panic)
+        })
+    }
+}
+
+/// What replaces an error message the redaction hook panicked on.
+pub(crate) const HOOK_PANICKED: &str = "[REDACTED: the redaction hook panicked]";
+
+/// Redacts `text`, then cuts it to `max` characters in place (the buffer stays the preview);
+/// `cut` says the text given was already longer than `text`.
+fn finish_preview(text: &mut String, cut: bool, redaction: &Redaction, max: usize) {
+    if text.is_empty() {
+        return;
+    }
+    let clean = match redaction.apply(text) {
+        Cow::Borrowed(_) => None,
+        Cow::Owned(clean) => Some(clean),
+    };
+    match clean {
+        None => cut_in_place(text, max),
+        Some(clean) => {
+            text.clear();
+            push_preview(text, &clean, max);
+        }
+    }
+    if cut && !text.ends_with('…') {
+        text.push('…');
     }
 }
 
@@ -588,7 +636,7 @@ fn shared_str(text: &str) -> Arc<str> {
 
 fn millis(d: std::time::Duration) -> f64 {
     // Through u64 (584 years of nanoseconds): the same value, without a slow u128 conversion.
-    u64::try_from(d.as_nanos()).map_or(d.as_nanos() as f64, |n| n as f64) / 1e6
+    u64::try_from(d.as_nanos()).map_or_else(|_| d.as_nanos() as f64, |n| n as f64) / 1e6
 }
 
 fn warn_no_tracer() {

@@ -212,3 +212,23 @@ fn a_secret_across_the_preview_cut_is_still_redacted() {
     assert!(!t.input_preview.contains("sk-abc"), "{}", t.input_preview);
     assert_eq!(t.input_preview, "0123456789 [REDACTED…");
 }
+
+#[test]
+fn a_long_key_starting_just_before_the_cut_leaves_no_fragment() {
+    // The recorder keeps a little more than the preview; the writer redacts, then cuts.
+    let (tracer, memory) = tracer();
+    let key = format!("sk-proj-{}", "Ab1Cd2Ef3Gh4".repeat(14)); // 176 characters
+    let prefix = "x".repeat(190);
+    let mut rec = tracer.call("openai", "chat", "test-model");
+    rec.input(&format!("{prefix} {key} and more text after it"));
+    rec.output(&format!("{}{key}", "y".repeat(199)));
+    rec.finish(FinishReason::Stop);
+    let t = only(&tracer, &memory);
+    for preview in [&t.input_preview, &t.output_preview] {
+        assert!(!preview.contains("sk-"), "{preview}");
+        assert!(!preview.contains("Ab1Cd2"), "{preview}");
+        assert!(preview.ends_with('…'), "{preview}");
+        assert_eq!(preview.chars().count(), 201, "200 characters and the ellipsis: {preview}");
+    }
+    assert!(t.input_preview.starts_with(&format!("{prefix} [REDACTED")), "{}", t.input_preview);
+}

@@ -280,3 +280,96 @@ fn a_bad_config_value_is_an_error_naming_the_setting() {
     let err = Tracer::builder().config(config).build().unwrap_err().to_string();
     assert!(err.contains("sample_rate"), "{err}");
 }
+
+#[test]
+fn the_summary_counts_calls_still_on_their_way_to_the_writer() {
+    // The writer keeps the summary; `summary()` waits until it has counted every call
+    // recorded before, without a flush.
+    let tracer = Tracer::builder().sink(MemorySink::new()).build().unwrap();
+    for i in 0..2_000 {
+        finish_one(&tracer, i);
+    }
+    let summary = tracer.summary();
+    assert_eq!(summary.total.calls, 2_000);
+    assert_eq!(summary.total.prompt_tokens, (0..2_000).map(|i| 100 + i).sum::<u64>());
+}
+
+#[test]
+fn calls_dropped_by_a_full_queue_still_count_in_the_summary() {
+    let sink = GatedSink::new();
+    let mut config = Config::default();
+    config.queue_capacity = 4;
+    config.overflow = Overflow::Drop;
+    config.shutdown_timeout = Duration::from_secs(30);
+    let tracer = Tracer::builder().config(config).sink(sink.clone()).build().unwrap();
+    for i in 0..100 {
+        finish_one(&tracer, i);
+    }
+    let dropped = tracer.stats().dropped;
+    assert!(dropped > 0, "the queue of 4 behind a stuck sink must overflow");
+    sink.open();
+    assert_eq!(tracer.summary().total.calls, 100, "{dropped} dropped");
+}
+
+#[test]
+fn a_sink_may_ask_for_the_summary_from_the_writer_thread() {
+    // Waiting for the writer from the writer would never end: the summary is read as it is.
+    struct Asking {
+        tracer: Arc<std::sync::OnceLock<Tracer>>,
+        seen: Arc<AtomicUsize>,
+        waited: Arc<std::sync::Mutex<Duration>>,
+    }
+    impl Sink for Asking {
+        fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+            let start = Instant::now();
+            let calls = self.tracer.get().map_or(0, |t| t.summary().total.calls);
+            *self.waited.lock().unwrap() += start.elapsed();
+            self.seen.fetch_max(calls as usize, Ordering::SeqCst);
+            assert!(calls as usize >= batch.len(), "the batch is counted before it is written");
+            Ok(())
+        }
+    }
+    let cell = Arc::new(std::sync::OnceLock::new());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let waited = Arc::new(std::sync::Mutex::new(Duration::ZERO));
+    let mut config = Config::default();
+    config.shutdown_timeout = Duration::from_secs(120);
+    let sink = Asking { tracer: cell.clone(), seen: seen.clone(), waited: waited.clone() };
+    let tracer = Tracer::builder().config(config).sink(sink).build().unwrap();
+    cell.set(tracer.clone()).unwrap();
+    for i in 0..10 {
+        finish_one(&tracer, i);
+    }
+    tracer.flush().unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 10);
+    // Not a timing figure: a writer waiting for itself would sit out the 120 s timeout.
+    assert!(*waited.lock().unwrap() < Duration::from_secs(60));
+    assert_eq!(tracer.stats().failed, 0);
+    let _ = tracer.shutdown(Duration::from_secs(10));
+}
+
+#[test]
+fn a_panicking_redaction_hook_costs_the_previews_not_the_call() {
+    let memory = MemorySink::new();
+    let mut config = Config::default();
+    config.redaction = llm_trace_core::redact::Redaction::default().with_hook(|text| {
+        assert!(!text.contains("boom"), "the hook refuses this text");
+        text.replace("ACME", "[client]")
+    });
+    let tracer = Tracer::builder().config(config).sink(memory.clone()).build().unwrap();
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    call.input("boom from ACME").output("a reply for ACME");
+    call.fail(llm_trace_core::TraceError::new(llm_trace_core::ErrorKind::Server, "boom"));
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    call.input("hello from ACME").output("hi ACME");
+    call.finish(FinishReason::Stop);
+    tracer.flush().unwrap();
+    let traces = memory.take();
+    assert_eq!(traces.len(), 2, "both calls are written");
+    assert_eq!((traces[0].input_preview.as_str(), traces[0].output_preview.as_str()), ("", ""));
+    let message = &traces[0].error.as_ref().unwrap().message;
+    assert!(message.contains("redaction hook panicked"), "{message}");
+    assert_eq!(traces[1].input_preview, "hello from [client]");
+    assert_eq!(traces[1].output_preview, "hi [client]");
+    assert_eq!(tracer.stats().failed + tracer.stats().dropped, 0);
+}

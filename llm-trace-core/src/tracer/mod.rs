@@ -1,8 +1,9 @@
-//! The tracer: takes finished traces from callers, keeps the session summary, and hands the
-//! traces to a background writer through a bounded queue.
+//! The tracer: takes finished traces from callers and hands them to a background writer
+//! through a bounded queue.
 //!
-//! The caller's cost ends at the queue: a summary update under a short lock and a channel
-//! send; serialization and I/O happen on the writer thread (see [`worker`]).
+//! The caller's cost ends at the queue: a counter and a channel send. Redaction of the
+//! previews, the session summary, serialization and I/O happen on the writer thread (see
+//! [`worker`]).
 
 mod global;
 mod rate_limit;
@@ -11,7 +12,7 @@ mod worker;
 pub use global::{DefaultGuard, Guard, init, install};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TrySendError};
@@ -20,13 +21,13 @@ use crate::config::{Config, Overflow};
 use crate::error::Error;
 use crate::payload::Captured;
 use crate::pricing::{Price, PriceTable};
-use crate::recorder::CallRecorder;
-use crate::redact::Redaction;
+use crate::recorder::{CallRecorder, Unredacted};
 use crate::sink::{JsonlSink, Sink};
-use crate::summary::{Summarizer, Summary};
+use crate::summary::Summary;
 use crate::trace::{LlmTrace, Name, TraceId};
 
 pub(crate) use rate_limit::RateLimited;
+pub(crate) use worker::panic_message;
 use worker::{Msg, Shared};
 
 /// Records traces. Cheap to clone (one shared instance); most applications use the global one
@@ -57,13 +58,11 @@ struct Inner {
     id: u64,
     session_id: Arc<str>,
     preview_chars: usize,
-    redaction: Redaction,
     sample_rate: f64,
     overflow: Overflow,
     max_wait: Duration,
     shutdown_timeout: Duration,
     prices: PriceTable,
-    summary: Mutex<Summarizer>,
     shared: Arc<Shared>,
     tx: Sender<Msg>,
     /// Traces the writer is done with, in batches, for callers to fill again.
@@ -119,7 +118,7 @@ impl Tracer {
     /// Records a finished trace: counts it in the summary and queues it for the sinks.
     /// Never blocks on I/O; under [`Overflow::Wait`] it may wait for room in a full queue.
     pub fn record(&self, trace: LlmTrace) {
-        self.record_boxed(Box::new(trace), None);
+        self.record_boxed(Box::new(trace), None, None);
     }
 
     /// Whether calls recorded by this tracer capture full payloads.
@@ -134,10 +133,17 @@ impl Tracer {
         self.inner.payload_max_bytes
     }
 
-    pub(crate) fn record_boxed(&self, trace: Box<LlmTrace>, captured: Option<Box<Captured>>) {
+    /// Queues `trace` for the writer, which redacts it (when `unredacted` says how), counts it
+    /// in the summary and writes it. A trace that does not reach the writer (sampled out,
+    /// dropped) is counted in the summary here.
+    pub(crate) fn record_boxed(
+        &self,
+        trace: Box<LlmTrace>,
+        captured: Option<Box<Captured>>,
+        unredacted: Option<Unredacted>,
+    ) {
         let inner = &*self.inner;
         inner.shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
-        inner.lock_summary().add(&trace);
         #[cfg(feature = "payloads")]
         if let (Some(writer), Some(captured), Some(key)) =
             (&inner.payloads, captured, &trace.payload)
@@ -154,28 +160,31 @@ impl Tracer {
         let _ = captured;
         if !inner.sampled(&trace) {
             inner.shared.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+            inner.shared.lock_summary().add(&trace);
             give_back(trace);
             return;
         }
+        let msg = Msg::Trace(trace, unredacted);
         if inner.closed.load(Ordering::Acquire) {
-            inner.count_dropped("the tracer was shut down");
-            return;
+            return inner.count_dropped(msg, "the tracer was shut down");
         }
-        let result = match inner.tx.try_send(Msg::Trace(trace)) {
+        let (msg, why) = match inner.tx.try_send(msg) {
             Ok(()) => return,
-            Err(TrySendError::Disconnected(_)) => Err("the writer thread has stopped"),
+            Err(TrySendError::Disconnected(msg)) => (msg, "the writer thread has stopped"),
             Err(TrySendError::Full(msg)) => match inner.overflow {
-                Overflow::Drop => Err("the queue is full (overflow policy: drop)"),
+                Overflow::Drop => (msg, "the queue is full (overflow policy: drop)"),
                 Overflow::Wait => match inner.tx.send_timeout(msg, inner.max_wait) {
-                    Ok(()) => Ok(()),
-                    Err(SendTimeoutError::Timeout(_)) => Err("the queue stayed full for max_wait"),
-                    Err(SendTimeoutError::Disconnected(_)) => Err("the writer thread has stopped"),
+                    Ok(()) => return,
+                    Err(SendTimeoutError::Timeout(msg)) => {
+                        (msg, "the queue stayed full for max_wait")
+                    }
+                    Err(SendTimeoutError::Disconnected(msg)) => {
+                        (msg, "the writer thread has stopped")
+                    }
                 },
             },
         };
-        if let Err(why) = result {
-            inner.count_dropped(why);
-        }
+        inner.count_dropped(msg, why);
     }
 
     /// Waits until every trace recorded before this call has been written and the sinks
@@ -267,8 +276,19 @@ impl Tracer {
     }
 
     /// A snapshot of the session summary: every call recorded so far, sampled out or not.
+    ///
+    /// The writer thread keeps the summary; this first waits until it has counted every call
+    /// recorded before (at most the configured shutdown timeout, in case a sink hangs).
     pub fn summary(&self) -> Summary {
-        self.inner.lock_summary().summary(&self.inner.session_id)
+        let inner = &*self.inner;
+        if !inner.closed.load(Ordering::Acquire) && !worker::on_writer_thread() {
+            let deadline = Instant::now() + inner.shutdown_timeout;
+            let (ack, done) = crossbeam_channel::bounded(1);
+            if inner.tx.send_deadline(Msg::Count(ack), deadline).is_ok() {
+                let _ = done.recv_deadline(deadline);
+            }
+        }
+        inner.shared.lock_summary().summary(&inner.session_id)
     }
 
     /// The default session id of calls recorded by this tracer.
@@ -283,10 +303,6 @@ impl Tracer {
 
     pub(crate) fn preview_chars(&self) -> usize {
         self.inner.preview_chars
-    }
-
-    pub(crate) fn redaction(&self) -> &Redaction {
-        &self.inner.redaction
     }
 
     pub(crate) fn empty_names(&self) -> Arc<[Name]> {
@@ -402,12 +418,6 @@ fn give_back(trace: Box<LlmTrace>) {
 static NEXT_TRACER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Inner {
-    fn lock_summary(&self) -> MutexGuard<'_, Summarizer> {
-        // The summary is only ever updated by whole additions; a panic elsewhere while the
-        // lock was held cannot have left it inconsistent.
-        self.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     fn sampled(&self, trace: &LlmTrace) -> bool {
         if self.sample_rate >= 1.0 {
             return true;
@@ -418,7 +428,11 @@ impl Inner {
         trace.is_error() || sample_keeps(&trace.trace_id, self.sample_rate)
     }
 
-    fn count_dropped(&self, why: &str) {
+    /// Counts a trace that will not be written (it still counts in the summary).
+    fn count_dropped(&self, msg: Msg, why: &str) {
+        if let Msg::Trace(trace, _) = msg {
+            self.shared.lock_summary().add(&trace);
+        }
         let dropped = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         self.dropped_warning.warn(|suppressed| {
             tracing::warn!(
@@ -555,19 +569,22 @@ impl TracerBuilder {
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
         let (recycle, recycled) = crossbeam_channel::bounded(worker::RECYCLED_BATCHES);
         let shared = Arc::new(Shared::new(&sinks));
-        let worker = worker::spawn(rx, recycle, sinks, shared.clone(), config.flush_interval)?;
+        let finishing = worker::Finishing {
+            redaction: config.redaction.clone(),
+            preview_chars: config.preview_chars,
+        };
+        let worker =
+            worker::spawn(rx, recycle, sinks, shared.clone(), finishing, config.flush_interval)?;
         Ok(Tracer {
             inner: Arc::new(Inner {
                 id: NEXT_TRACER_ID.fetch_add(1, Ordering::Relaxed),
                 session_id,
                 preview_chars: config.preview_chars,
-                redaction: config.redaction,
                 sample_rate: config.sample_rate,
                 overflow: config.overflow,
                 max_wait: config.max_wait,
                 shutdown_timeout: config.shutdown_timeout,
                 prices,
-                summary: Mutex::new(Summarizer::default()),
                 shared,
                 tx,
                 recycled,

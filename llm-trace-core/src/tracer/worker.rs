@@ -1,8 +1,9 @@
-//! The background writer: one thread that drains the queue in batches into every sink.
+//! The background writer: one thread that drains the queue in batches, finishes each trace
+//! (redaction of its previews, the session summary) and writes the batches into every sink.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -10,7 +11,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use super::rate_limit::RateLimited;
 use super::{SinkStats, Stats};
 use crate::error::Error;
+use crate::recorder::Unredacted;
+use crate::redact::Redaction;
 use crate::sink::{Sink, SinkError};
+use crate::summary::Summarizer;
 use crate::trace::LlmTrace;
 
 /// Largest batch handed to the sinks at once.
@@ -31,7 +35,10 @@ pub(super) type Boxes = Vec<Box<LlmTrace>>;
 const RECYCLE_MAX_BYTES: usize = 8 * 1024;
 
 pub(super) enum Msg {
-    Trace(Box<LlmTrace>),
+    /// A trace to write; with `Some`, its previews still have to be redacted and cut.
+    Trace(Box<LlmTrace>, Option<Unredacted>),
+    /// Count everything before this message in the summary, then acknowledge.
+    Count(Sender<()>),
     /// Write everything before this message, flush the sinks, then acknowledge.
     Flush(Sender<()>),
     /// Like `Flush`, then shut the sinks down and stop.
@@ -52,6 +59,8 @@ pub(super) struct Counters {
 pub(super) struct Shared {
     pub(super) counters: Counters,
     sinks: Mutex<Vec<SinkStats>>,
+    /// The session summary: the writer adds what it receives, callers what never reaches it.
+    summary: Mutex<Summarizer>,
 }
 
 impl Shared {
@@ -60,7 +69,17 @@ impl Shared {
             .iter()
             .map(|s| SinkStats { name: s.name().into_owned(), ..SinkStats::default() })
             .collect();
-        Shared { counters: Counters::default(), sinks: Mutex::new(stats) }
+        Shared {
+            counters: Counters::default(),
+            sinks: Mutex::new(stats),
+            summary: Mutex::new(Summarizer::default()),
+        }
+    }
+
+    pub(super) fn lock_summary(&self) -> MutexGuard<'_, Summarizer> {
+        // The summary is only ever updated by whole additions; a panic elsewhere while the
+        // lock was held cannot have left it inconsistent.
+        self.summary.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(super) fn stats(&self, queued: usize) -> Stats {
@@ -84,11 +103,27 @@ impl Shared {
     }
 }
 
+/// What the writer needs to finish the traces of [`CallRecorder`](crate::CallRecorder)s.
+pub(super) struct Finishing {
+    pub(super) redaction: Redaction,
+    pub(super) preview_chars: usize,
+}
+
+thread_local! {
+    static ON_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this is a writer thread (where waiting for the writer would wait forever).
+pub(super) fn on_writer_thread() -> bool {
+    ON_WRITER.try_with(std::cell::Cell::get).unwrap_or(false)
+}
+
 pub(super) fn spawn(
     rx: Receiver<Msg>,
     recycle: Sender<Boxes>,
     sinks: Vec<Box<dyn Sink>>,
     shared: std::sync::Arc<Shared>,
+    finishing: Finishing,
     flush_interval: Duration,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let warnings = sinks.iter().map(|_| RateLimited::new(Duration::from_secs(10))).collect();
@@ -99,10 +134,24 @@ pub(super) fn spawn(
         blank: LlmTrace::blank(Arc::from(""), Arc::from(""), Arc::from([])),
         spares: Vec::new(),
     };
-    let worker = Worker { rx, sinks, shared, warnings, flush_interval, dirty: false, recycler };
+    let worker = Worker {
+        rx,
+        sinks,
+        shared,
+        warnings,
+        finishing,
+        hook_warning: RateLimited::new(Duration::from_secs(10)),
+        counted: 0,
+        flush_interval,
+        dirty: false,
+        recycler,
+    };
     std::thread::Builder::new()
         .name("llm-trace-writer".into())
-        .spawn(move || worker.run())
+        .spawn(move || {
+            ON_WRITER.with(|on| on.set(true));
+            worker.run()
+        })
         .map_err(Error::Spawn)
 }
 
@@ -111,6 +160,10 @@ struct Worker {
     sinks: Vec<Box<dyn Sink>>,
     shared: std::sync::Arc<Shared>,
     warnings: Vec<RateLimited>,
+    finishing: Finishing,
+    hook_warning: RateLimited,
+    /// How many traces at the start of the current batch the summary already counts.
+    counted: usize,
     flush_interval: Duration,
     /// Something was written since the last flush.
     dirty: bool,
@@ -211,11 +264,19 @@ impl Worker {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Trace(trace) => {
+                    Msg::Trace(mut trace, unredacted) => {
+                        if let Some(unredacted) = unredacted {
+                            self.finish(&mut trace, unredacted);
+                        }
                         self.recycler.unbox(trace, &mut batch);
                         if batch.len() >= MAX_BATCH {
                             self.write(&mut batch);
                         }
+                        next = self.rx.try_recv().ok();
+                    }
+                    Msg::Count(ack) => {
+                        self.count(&batch);
+                        let _ = ack.send(());
                         next = self.rx.try_recv().ok();
                     }
                     Msg::Flush(ack) => {
@@ -241,10 +302,36 @@ impl Worker {
         }
     }
 
+    /// Redacts and cuts the previews of a trace from a `CallRecorder`.
+    fn finish(&mut self, trace: &mut LlmTrace, unredacted: Unredacted) {
+        let Finishing { redaction, preview_chars } = &self.finishing;
+        if let Err(panic) = unredacted.finish(trace, redaction, *preview_chars) {
+            self.hook_warning.warn(|suppressed| {
+                tracing::warn!(
+                    target: "llm_trace",
+                    suppressed_warnings = suppressed,
+                    "llm-trace dropped a trace's previews: the redaction hook {panic}"
+                );
+            });
+        }
+    }
+
+    /// Adds the traces of `batch` not counted yet to the summary.
+    fn count(&mut self, batch: &[LlmTrace]) {
+        let fresh = &batch[self.counted.min(batch.len())..];
+        if !fresh.is_empty() {
+            let mut summary = self.shared.lock_summary();
+            fresh.iter().for_each(|trace| summary.add(trace));
+        }
+        self.counted = batch.len();
+    }
+
     fn write(&mut self, batch: &mut Vec<LlmTrace>) {
         if batch.is_empty() {
             return;
         }
+        self.count(batch);
+        self.counted = 0;
         let n = batch.len() as u64;
         let mut all_ok = true;
         for i in 0..self.sinks.len() {
@@ -294,7 +381,7 @@ impl Worker {
         let error: SinkError = match result {
             Ok(Ok(())) => return true,
             Ok(Err(e)) => e,
-            Err(panic) => panic_message(&panic).into(),
+            Err(panic) => format!("the sink {}", panic_message(&panic)).into(),
         };
         let message = error.to_string();
         self.shared.counters.sink_errors.fetch_add(1, Ordering::AcqRel);
@@ -352,11 +439,12 @@ impl Idle {
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     let text = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)");
-    format!("the sink panicked: {text}")
+    format!("panicked: {text}")
 }
