@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::context::{CallContext, UNKNOWN};
-use crate::payload::{Captured, Part};
+use crate::payload::{Captured, Part, Side};
 use crate::pricing::TokenCounts;
 use crate::redact::Redaction;
 use crate::trace::{
@@ -290,12 +290,14 @@ impl CallRecorder {
     }
 
     /// The full request, stored in the payload store (redacted, cut to
-    /// `Config::payload_max_bytes`) when the tracer has one; serialized now, written later on
-    /// the payload thread. Does nothing without a payload store.
+    /// `Config::payload_max_bytes`) when the tracer has one; serialized now, on this thread,
+    /// and written later on the payload thread. Does nothing without a payload store.
+    /// [`request_payload_owned`](Self::request_payload_owned) leaves the serialization to the
+    /// payload thread too.
     pub fn request_payload(&mut self, request: &impl serde::Serialize) -> &mut Self {
         if let Some(max) = self.payload_limit() {
             self.captured.get_or_insert_with(Default::default).request =
-                Some(Part::capture(request, max));
+                Some(Side::Json(Part::capture(request, max)));
         }
         self
     }
@@ -304,7 +306,45 @@ impl CallRecorder {
     pub fn response_payload(&mut self, response: &impl serde::Serialize) -> &mut Self {
         if let Some(max) = self.payload_limit() {
             self.captured.get_or_insert_with(Default::default).response =
-                Some(Part::capture(response, max));
+                Some(Side::Json(Part::capture(response, max)));
+        }
+        self
+    }
+
+    /// The full request, taken by value and serialized on the payload thread: the caller pays
+    /// for a move (or for the clone it makes) instead of serialization, several microseconds
+    /// for a chat request. Check [`captures_payloads`](Self::captures_payloads) before cloning
+    /// anything for it; without a payload store the value is dropped at once.
+    ///
+    /// ```
+    /// # let tracer = llm_trace_core::Tracer::builder().build().unwrap();
+    /// let request = serde_json::json!({"model": "gpt-4o-mini", "messages": []});
+    /// let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    /// if call.captures_payloads() {
+    ///     call.request_payload_owned(request.clone());
+    /// }
+    /// # call.finish(llm_trace_core::FinishReason::Stop);
+    /// ```
+    pub fn request_payload_owned(
+        &mut self,
+        request: impl serde::Serialize + Send + 'static,
+    ) -> &mut Self {
+        if let Some(max_bytes) = self.payload_limit() {
+            self.captured.get_or_insert_with(Default::default).request =
+                Some(Side::Later { value: Box::new(request), max_bytes });
+        }
+        self
+    }
+
+    /// The full response, serialized on the payload thread; see
+    /// [`request_payload_owned`](Self::request_payload_owned).
+    pub fn response_payload_owned(
+        &mut self,
+        response: impl serde::Serialize + Send + 'static,
+    ) -> &mut Self {
+        if let Some(max_bytes) = self.payload_limit() {
+            self.captured.get_or_insert_with(Default::default).response =
+                Some(Side::Later { value: Box::new(response), max_bytes });
         }
         self
     }

@@ -157,3 +157,47 @@ fn an_object_store_url_without_its_feature_is_a_clear_error() {
         assert!(err.contains("LLM_TRACE_PAYLOADS") && err.contains("`gcs` feature"), "{err}");
     }
 }
+
+#[test]
+fn owned_payloads_are_serialized_cut_and_redacted_on_the_payload_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.payload_max_bytes = 1000;
+    let tracer = Tracer::new(config.clone()).unwrap();
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    assert!(call.captures_payloads());
+    let key_in_prompt = "sk-proj-PLANTEDsecret0123456789abcdef";
+    call.request_payload_owned(serde_json::json!({"messages": [{"content": key_in_prompt}]}));
+    // Not JSON-serializable (a map with non-string keys): stored as the error, not lost.
+    let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+    call.response_payload_owned(bad);
+    let id = call.trace_id().unwrap();
+    call.finish(FinishReason::Stop);
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    call.response_payload_owned(vec!["x".repeat(600), "y".repeat(600)]);
+    let cut_id = call.trace_id().unwrap();
+    call.finish(FinishReason::Stop);
+    tracer.flush().unwrap();
+
+    let store = PayloadStore::open(&config).unwrap().unwrap();
+    let payload = store.fetch(&id).unwrap().unwrap();
+    assert_eq!(payload["request"]["messages"][0]["content"], "[REDACTED:api_key]");
+    let response = payload["response"].as_str().unwrap();
+    assert!(response.starts_with("<unserializable: "), "{response}");
+    let cut = store.fetch(&cut_id).unwrap().unwrap();
+    assert!(cut["response"].as_str().unwrap().len() <= 1000);
+    assert_eq!(cut["truncated"]["response_original_bytes"], 1 + 602 + 1 + 602 + 1);
+    assert_eq!(tracer.stats().payloads_written, 2);
+}
+
+#[test]
+fn without_a_payload_store_owned_payloads_are_dropped_at_once() {
+    let memory = llm_trace_core::sink::MemorySink::new();
+    let tracer = Tracer::builder().sink(memory.clone()).build().unwrap();
+    let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
+    assert!(!call.captures_payloads());
+    call.request_payload_owned(serde_json::json!({"messages": []}));
+    call.finish(FinishReason::Stop);
+    tracer.flush().unwrap();
+    assert_eq!(memory.traces()[0].payload, None);
+}

@@ -101,13 +101,17 @@ impl<'c, C: Config> TracedChat<'c, C> {
 fn start_chat(settings: &Settings, request: &CreateChatCompletionRequest) -> CallRecorder {
     let mut rec = settings.start("chat", &request.model);
     record_chat_request(&mut rec, request);
-    rec.request_payload(request);
+    if rec.captures_payloads() {
+        rec.request_payload_owned(request.clone());
+    }
     rec
 }
 
 /// Finishes the recorder of a chat request with its response.
 fn finish_chat(mut rec: CallRecorder, response: &CreateChatCompletionResponse) {
-    rec.response_payload(response);
+    if rec.captures_payloads() {
+        rec.response_payload_owned(response.clone());
+    }
     rec.response_model(&response.model);
     if let Some(u) = &response.usage {
         rec.usage(usage(u));

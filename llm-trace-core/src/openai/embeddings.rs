@@ -39,7 +39,9 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         let result = self.embeddings.create(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => {
-                rec.response_payload(r);
+                if rec.captures_payloads() {
+                    rec.response_payload_owned(r.clone());
+                }
                 let dims = r.data.first().map_or(0, |e| e.embedding.len());
                 finish(rec, &r.model, &r.usage, r.data.len(), dims);
             }
@@ -57,7 +59,9 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         let result = self.embeddings.create_base64(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => {
-                rec.response_payload(r);
+                if rec.captures_payloads() {
+                    rec.response_payload_owned(r.clone());
+                }
                 finish(rec, &r.model, &r.usage, r.data.len(), 0)
             }
             Err(e) => {
@@ -76,7 +80,9 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
             EmbeddingInput::ArrayOfIntegerArray(v) => (v.len(), None),
         };
         rec.metadata("input_count", count);
-        rec.request_payload(request);
+        if rec.captures_payloads() {
+            rec.request_payload_owned(request.clone());
+        }
         if let Some(text) = first {
             rec.input(text);
         }

@@ -215,7 +215,7 @@ impl State {
         record_tool_calls(&mut rec, &self.tool_calls, self.saw_text);
         if let Some(mut answer) = self.payload.take() {
             answer.finish_reason = self.finish;
-            rec.response_payload(&answer);
+            rec.response_payload_owned(answer);
         }
         if !self.saw_usage {
             self.estimate_usage(&mut rec);

@@ -8,10 +8,15 @@
 //! `YYYY/MM/DD/{trace_id}.json` under the store's root (the date is the call's, in UTC), and
 //! the trace's `payload` field holds that key.
 //!
-//! Capture happens on the caller's thread (the request and response are serialized to JSON
-//! bytes, cut to [`Config::payload_max_bytes`](crate::Config::payload_max_bytes)); redaction
-//! and writing happen on a payload writer thread of their own, several writes at a time, so a
-//! slow or unreachable store never delays the JSON-lines log. Payloads are best effort: when
+//! Capture costs the caller little: [`CallRecorder::request_payload_owned`] (what
+//! `TracedClient` uses) moves the value to a payload writer thread of its own, which serializes
+//! it, cuts it to [`Config::payload_max_bytes`](crate::Config::payload_max_bytes), redacts and
+//! writes it, several writes at a time, so a slow or unreachable store never delays the
+//! JSON-lines log; [`CallRecorder::request_payload`] serializes a borrowed value on the
+//! caller's thread instead.
+//!
+//! [`CallRecorder::request_payload_owned`]: crate::CallRecorder::request_payload_owned
+//! [`CallRecorder::request_payload`]: crate::CallRecorder::request_payload Payloads are best effort: when
 //! the payload queue is full, or the store fails, the payload is counted in
 //! [`Stats`](crate::Stats) (`payloads_dropped`, `payloads_failed`) and the trace itself is
 //! still written. Capture is independent of log sampling: a sampled-out call's payload is
@@ -74,11 +79,57 @@ pub fn key(trace_id: &TraceId) -> String {
     format!("{}/{}/{}/{trace_id}.json", &time[..4], &time[5..7], &time[8..10])
 }
 
-/// A payload captured on the caller's thread: JSON bytes, possibly cut.
-#[derive(Debug, Clone, Default)]
+/// A payload captured on the caller's thread.
+#[derive(Debug, Default)]
 pub(crate) struct Captured {
-    pub(crate) request: Option<Part>,
-    pub(crate) response: Option<Part>,
+    pub(crate) request: Option<Side>,
+    pub(crate) response: Option<Side>,
+}
+
+impl Captured {
+    /// Both sides as JSON, serializing now what was left for later.
+    #[cfg_attr(not(feature = "payloads"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> (Option<Part>, Option<Part>) {
+        (self.request.map(Side::into_part), self.response.map(Side::into_part))
+    }
+}
+
+/// One side of a payload as captured: serialized on the caller's thread, or a value to
+/// serialize on the payload thread (cut to `max_bytes` then).
+pub(crate) enum Side {
+    Json(Part),
+    Later { value: Box<dyn ToJson>, max_bytes: usize },
+}
+
+impl std::fmt::Debug for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Side::Json(part) => part.fmt(f),
+            Side::Later { max_bytes, .. } => write!(f, "Later {{ max_bytes: {max_bytes} }}"),
+        }
+    }
+}
+
+impl Side {
+    fn into_part(self) -> Part {
+        match self {
+            Side::Json(part) => part,
+            Side::Later { value, max_bytes } => Part::cut(value.to_json(), max_bytes),
+        }
+    }
+}
+
+/// A value that can be serialized on another thread.
+pub(crate) trait ToJson: Send {
+    fn to_json(&self) -> Vec<u8>;
+}
+
+impl<T: serde::Serialize + Send> ToJson for T {
+    fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_else(|e| {
+            serde_json::to_vec(&format!("<unserializable: {e}>")).unwrap_or_default()
+        })
+    }
 }
 
 /// One side of a payload.
@@ -92,10 +143,15 @@ pub(crate) struct Part {
 
 impl Part {
     /// Serializes `value`, keeping at most `max_bytes` (cut on a character boundary).
-    pub(crate) fn capture(value: &impl serde::Serialize, max_bytes: usize) -> Part {
-        let mut json = serde_json::to_vec(value).unwrap_or_else(|e| {
+    pub(crate) fn capture(value: &(impl serde::Serialize + ?Sized), max_bytes: usize) -> Part {
+        let json = serde_json::to_vec(value).unwrap_or_else(|e| {
             serde_json::to_vec(&format!("<unserializable: {e}>")).unwrap_or_default()
         });
+        Part::cut(json, max_bytes)
+    }
+
+    /// Keeps at most `max_bytes` of `json` (cut on a character boundary).
+    fn cut(mut json: Vec<u8>, max_bytes: usize) -> Part {
         let original_bytes = json.len();
         if json.len() > max_bytes {
             let mut cut = max_bytes;

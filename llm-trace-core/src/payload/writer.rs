@@ -128,7 +128,10 @@ fn run(
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Job(job) => {
-                    batch.push((job.key.clone(), document(&job, &redaction)));
+                    let PayloadJob { key, trace_id, timestamp, captured } = *job;
+                    let (request, response) = captured.into_parts();
+                    let sides = [request, response];
+                    batch.push((key, document(&trace_id, &timestamp, &sides, &redaction)));
                     if batch.len() >= BATCH {
                         write(&mut batch);
                     }
@@ -155,18 +158,22 @@ fn run(
 /// cut. Each side is the captured JSON as it is (redacted), or, when cut to the size limit,
 /// the first bytes of its JSON text as a string. Built by concatenation: the captured JSON is
 /// not parsed again unless redaction changed it.
-fn document(job: &PayloadJob, redaction: &Redaction) -> Vec<u8> {
+fn document(
+    trace_id: &TraceId,
+    timestamp: &Timestamp,
+    [request, response]: &[Option<Part>; 2],
+    redaction: &Redaction,
+) -> Vec<u8> {
     let size = |p: &Option<Part>| p.as_ref().map_or(4, |p| p.json.len());
-    let mut out =
-        Vec::with_capacity(128 + size(&job.captured.request) + size(&job.captured.response));
+    let mut out = Vec::with_capacity(128 + size(request) + size(response));
     out.extend_from_slice(b"{\"trace_id\":\"");
-    out.extend_from_slice(job.trace_id.to_string().as_bytes());
+    out.extend_from_slice(trace_id.to_string().as_bytes());
     out.extend_from_slice(b"\",\"timestamp\":\"");
-    out.extend_from_slice(job.timestamp.to_string().as_bytes());
+    out.extend_from_slice(timestamp.to_string().as_bytes());
     out.extend_from_slice(b"\",\"request\":");
-    let request_cut = write_side(&mut out, &job.captured.request, redaction);
+    let request_cut = write_side(&mut out, request, redaction);
     out.extend_from_slice(b",\"response\":");
-    let response_cut = write_side(&mut out, &job.captured.response, redaction);
+    let response_cut = write_side(&mut out, response, redaction);
     if request_cut.is_some() || response_cut.is_some() {
         let truncated = serde_json::json!({
             "request_original_bytes": request_cut,
