@@ -3,7 +3,7 @@
 //! Swap `async_openai::Client<C>` for [`TracedClient<C>`] and keep every call as it is:
 //! `client.chat().create(req)`, `client.chat().create_stream(req)` and
 //! `client.embeddings().create(req)` return exactly what they did, and each call is recorded
-//! through the manual API ([`CallRecorder`](crate::CallRecorder)) with the context of the
+//! through the manual API ([`CallRecorder`]) with the context of the
 //! enclosing `#[traced_llm]` functions. Everything else (`models()`, `files()`, …) is reached
 //! through `Deref` to the wrapped client, untraced.
 //!

@@ -13,14 +13,13 @@
 //! it, cuts it to [`Config::payload_max_bytes`](crate::Config::payload_max_bytes), redacts and
 //! writes it, several writes at a time, so a slow or unreachable store never delays the
 //! JSON-lines log; [`CallRecorder::request_payload`] serializes a borrowed value on the
-//! caller's thread instead.
+//! caller's thread instead. Payloads are best effort: when the payload queue is full, or the
+//! store fails, the payload is counted in [`Stats`](crate::Stats) (`payloads_dropped`,
+//! `payloads_failed`) and the trace itself is still written. Capture is independent of log
+//! sampling: a sampled-out call's payload is still stored.
 //!
 //! [`CallRecorder::request_payload_owned`]: crate::CallRecorder::request_payload_owned
-//! [`CallRecorder::request_payload`]: crate::CallRecorder::request_payload Payloads are best effort: when
-//! the payload queue is full, or the store fails, the payload is counted in
-//! [`Stats`](crate::Stats) (`payloads_dropped`, `payloads_failed`) and the trace itself is
-//! still written. Capture is independent of log sampling: a sampled-out call's payload is
-//! still stored.
+//! [`CallRecorder::request_payload`]: crate::CallRecorder::request_payload
 //!
 //! ```
 //! # #[cfg(feature = "payloads")] {
