@@ -174,10 +174,12 @@ pub struct CallRecorder {
 }
 
 /// Characters kept past the preview length for redaction, so that a secret crossing the cut
-/// is still recognized: every rule recognizes a secret from its first 64 characters (a key's
-/// prefix and minimum length: at most 41; a card or phone number: at most 40 bytes; `Bearer`,
-/// some spaces and 8 token characters). Text that had a long secret replaced can make a
-/// preview shorter than the preview length.
+/// is still recognized: the built-in rules recognize a secret from its first 64 characters (a
+/// key's prefix and minimum length: at most 41; a card or phone number: at most 40 bytes;
+/// `Bearer`, a few spaces and 8 token characters). The one exception, an opt-in e-mail address
+/// whose local part is over 60 characters, can only be missed when it starts in the last few
+/// characters of the preview, which then shows those few. Text that had a long secret
+/// replaced can make a preview shorter than the preview length.
 const REDACT_MARGIN: usize = 64;
 
 impl CallRecorder {
