@@ -199,19 +199,11 @@ impl Tracer {
             return Err(FlushError::Closed);
         }
         let deadline = Instant::now() + timeout;
-        let (ack, done) = crossbeam_channel::bounded(1);
         let timed_out = || FlushError::Timeout { pending: self.stats().pending() };
-        match self.inner.tx.send_deadline(Msg::Flush(ack), deadline) {
+        match self.inner.control(Msg::Flush, deadline) {
             Ok(()) => {}
-            Err(SendTimeoutError::Timeout(_)) => return Err(timed_out()),
-            Err(SendTimeoutError::Disconnected(_)) => return Err(FlushError::Closed),
-        }
-        match done.recv_deadline(deadline) {
-            Ok(()) => {}
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => return Err(timed_out()),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                return Err(FlushError::Closed);
-            }
+            Err(Unanswered::TimedOut) => return Err(timed_out()),
+            Err(Unanswered::Closed) => return Err(FlushError::Closed),
         }
         #[cfg(feature = "payloads")]
         if let Some(writer) = &self.inner.payloads {
@@ -237,9 +229,7 @@ impl Tracer {
         let first = !inner.closed.swap(true, Ordering::AcqRel);
         let mut timed_out = false;
         if first {
-            let (ack, done) = crossbeam_channel::bounded(1);
-            let sent = inner.tx.send_deadline(Msg::Shutdown(ack), deadline).is_ok();
-            timed_out = !sent || done.recv_deadline(deadline).is_err();
+            timed_out = inner.control(Msg::Shutdown, deadline).is_err();
         }
         if !timed_out {
             if let Some(worker) = inner.worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -282,11 +272,7 @@ impl Tracer {
     pub fn summary(&self) -> Summary {
         let inner = &*self.inner;
         if !inner.closed.load(Ordering::Acquire) && !worker::on_writer_thread() {
-            let deadline = Instant::now() + inner.shutdown_timeout;
-            let (ack, done) = crossbeam_channel::bounded(1);
-            if inner.tx.send_deadline(Msg::Count(ack), deadline).is_ok() {
-                let _ = done.recv_deadline(deadline);
-            }
+            let _ = inner.control(Msg::Count, Instant::now() + inner.shutdown_timeout);
         }
         inner.shared.lock_summary().summary(&inner.session_id)
     }
@@ -428,6 +414,21 @@ impl Inner {
         trace.is_error() || sample_keeps(&trace.trace_id, self.sample_rate)
     }
 
+    /// Sends the writer a control message and waits until it is acknowledged, at most until
+    /// `deadline`.
+    fn control(&self, msg: fn(Sender<()>) -> Msg, deadline: Instant) -> Result<(), Unanswered> {
+        let (ack, done) = crossbeam_channel::bounded(1);
+        match self.tx.send_deadline(msg(ack), deadline) {
+            Ok(()) => {}
+            Err(SendTimeoutError::Timeout(_)) => return Err(Unanswered::TimedOut),
+            Err(SendTimeoutError::Disconnected(_)) => return Err(Unanswered::Closed),
+        }
+        done.recv_deadline(deadline).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => Unanswered::TimedOut,
+            crossbeam_channel::RecvTimeoutError::Disconnected => Unanswered::Closed,
+        })
+    }
+
     /// Counts a trace that will not be written (it still counts in the summary).
     fn count_dropped(&self, msg: Msg, why: &str) {
         if let Msg::Trace(trace, _) = msg {
@@ -445,6 +446,13 @@ impl Inner {
     }
 }
 
+/// Why the writer did not acknowledge a control message.
+enum Unanswered {
+    TimedOut,
+    /// The writer has stopped.
+    Closed,
+}
+
 /// Deterministic sampling: the same trace id is always kept or always left out at a given
 /// rate, so several services sampling one id agree.
 pub(crate) fn sample_keeps(id: &TraceId, rate: f64) -> bool {
@@ -455,11 +463,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // The last handle is gone: write what is queued before the writer stops.
         if !self.closed.swap(true, Ordering::AcqRel) {
-            let (ack, done) = crossbeam_channel::bounded(1);
-            let deadline = Instant::now() + self.shutdown_timeout;
-            if self.tx.send_deadline(Msg::Shutdown(ack), deadline).is_ok() {
-                let _ = done.recv_deadline(deadline);
-            }
+            let _ = self.control(Msg::Shutdown, Instant::now() + self.shutdown_timeout);
         }
     }
 }
