@@ -37,7 +37,7 @@ const RECYCLE_MAX_BYTES: usize = 8 * 1024;
 pub(super) enum Msg {
     /// A trace to write; with `Some`, its previews still have to be redacted and cut.
     Trace(Box<LlmTrace>, Option<Unredacted>),
-    /// Count everything before this message in the summary, then acknowledge.
+    /// Write (and so count in the summary) everything before this message, then acknowledge.
     Count(Sender<()>),
     /// Write everything before this message, flush the sinks, then acknowledge.
     Flush(Sender<()>),
@@ -141,7 +141,6 @@ pub(super) fn spawn(
         warnings,
         finishing,
         hook_warning: RateLimited::new(Duration::from_secs(10)),
-        counted: 0,
         flush_interval,
         dirty: false,
         recycler,
@@ -162,8 +161,6 @@ struct Worker {
     warnings: Vec<RateLimited>,
     finishing: Finishing,
     hook_warning: RateLimited,
-    /// How many traces at the start of the current batch the summary already counts.
-    counted: usize,
     flush_interval: Duration,
     /// Something was written since the last flush.
     dirty: bool,
@@ -275,7 +272,7 @@ impl Worker {
                         next = self.rx.try_recv().ok();
                     }
                     Msg::Count(ack) => {
-                        self.count(&batch);
+                        self.write(&mut batch);
                         let _ = ack.send(());
                         next = self.rx.try_recv().ok();
                     }
@@ -316,22 +313,14 @@ impl Worker {
         }
     }
 
-    /// Adds the traces of `batch` not counted yet to the summary.
-    fn count(&mut self, batch: &[LlmTrace]) {
-        let fresh = &batch[self.counted.min(batch.len())..];
-        if !fresh.is_empty() {
-            let mut summary = self.shared.lock_summary();
-            fresh.iter().for_each(|trace| summary.add(trace));
-        }
-        self.counted = batch.len();
-    }
-
     fn write(&mut self, batch: &mut Vec<LlmTrace>) {
         if batch.is_empty() {
             return;
         }
-        self.count(batch);
-        self.counted = 0;
+        {
+            let mut summary = self.shared.lock_summary();
+            batch.iter().for_each(|trace| summary.add(trace));
+        }
         let n = batch.len() as u64;
         let mut all_ok = true;
         for i in 0..self.sinks.len() {
