@@ -86,10 +86,10 @@ pub(crate) struct Captured {
 }
 
 impl Captured {
-    /// Both sides as JSON, serializing now what was left for later.
+    /// The request and the response as JSON, serializing now what was left for later.
     #[cfg_attr(not(feature = "payloads"), allow(dead_code))]
-    pub(crate) fn into_parts(self) -> (Option<Part>, Option<Part>) {
-        (self.request.map(Side::into_part), self.response.map(Side::into_part))
+    pub(crate) fn into_parts(self) -> [Option<Part>; 2] {
+        [self.request.map(Side::into_part), self.response.map(Side::into_part)]
     }
 }
 
@@ -125,10 +125,16 @@ pub(crate) trait ToJson: Send {
 
 impl<T: serde::Serialize + Send> ToJson for T {
     fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_else(|e| {
-            serde_json::to_vec(&format!("<unserializable: {e}>")).unwrap_or_default()
-        })
+        json_of(self)
     }
+}
+
+/// `value` as JSON; a value that cannot be serialized becomes the error's message, as a JSON
+/// string, so the payload says why it is missing.
+fn json_of(value: &(impl serde::Serialize + ?Sized)) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|e| {
+        serde_json::to_vec(&format!("<unserializable: {e}>")).unwrap_or_default()
+    })
 }
 
 /// One side of a payload.
@@ -143,10 +149,7 @@ pub(crate) struct Part {
 impl Part {
     /// Serializes `value`, keeping at most `max_bytes` (cut on a character boundary).
     pub(crate) fn capture(value: &(impl serde::Serialize + ?Sized), max_bytes: usize) -> Part {
-        let json = serde_json::to_vec(value).unwrap_or_else(|e| {
-            serde_json::to_vec(&format!("<unserializable: {e}>")).unwrap_or_default()
-        });
-        Part::cut(json, max_bytes)
+        Part::cut(json_of(value), max_bytes)
     }
 
     /// Keeps at most `max_bytes` of `json` (cut on a character boundary).

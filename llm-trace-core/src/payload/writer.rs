@@ -129,8 +129,7 @@ fn run(
             match msg {
                 Msg::Job(job) => {
                     let PayloadJob { key, trace_id, timestamp, captured } = *job;
-                    let (request, response) = captured.into_parts();
-                    let sides = [request, response];
+                    let sides = captured.into_parts();
                     batch.push((key, document(&trace_id, &timestamp, &sides, &redaction)));
                     if batch.len() >= BATCH {
                         write(&mut batch);
