@@ -126,6 +126,23 @@ impl Parse for Args {
 }
 
 /// The span and a description of the next token, for errors.
+/// After an item of a bracketed list: `Ok(true)` at the end of the list, `Ok(false)` once past
+/// the `,` that follows the item, an error made by `message` (from what was found) otherwise.
+fn end_or_comma(
+    content: ParseStream<'_>,
+    message: impl FnOnce(&str) -> String,
+) -> syn::Result<bool> {
+    if content.is_empty() {
+        return Ok(true);
+    }
+    if !content.peek(Token![,]) {
+        let (span, found) = next_token(content);
+        return Err(syn::Error::new(span, message(&found)));
+    }
+    content.parse::<Token![,]>()?;
+    Ok(false)
+}
+
 fn next_token(input: ParseStream<'_>) -> (Span, String) {
     match input.cursor().token_tree() {
         Some((tt, _)) => {
@@ -265,17 +282,11 @@ fn parse_tags(input: ParseStream<'_>) -> syn::Result<Vec<LitStr>> {
                 ),
             ));
         }
-        if content.is_empty() {
+        if end_or_comma(&content, |found| {
+            format!("expected `,` between tags, found {found}: write `{EXAMPLE}`")
+        })? {
             break;
         }
-        if !content.peek(Token![,]) {
-            let (span, found) = next_token(&content);
-            return Err(syn::Error::new(
-                span,
-                format!("expected `,` between tags, found {found}: write `{EXAMPLE}`"),
-            ));
-        }
-        content.parse::<Token![,]>()?;
     }
     Ok(tags)
 }
@@ -331,17 +342,11 @@ fn parse_metadata(input: ParseStream<'_>, key: &Ident) -> syn::Result<Vec<Metada
             &format!("expected an expression for the metadata value, like `{EXAMPLE}`"),
         )?;
         entries.push(MetadataEntry { key, value });
-        if content.is_empty() {
+        if end_or_comma(&content, |found| {
+            format!("expected `,` between metadata entries, found {found}")
+        })? {
             break;
         }
-        if !content.peek(Token![,]) {
-            let (span, found) = next_token(&content);
-            return Err(syn::Error::new(
-                span,
-                format!("expected `,` between metadata entries, found {found}"),
-            ));
-        }
-        content.parse::<Token![,]>()?;
     }
     Ok(entries)
 }
@@ -515,6 +520,8 @@ mod tests {
         assert!(e.contains("write `metadata(user = value)`"), "{e}");
         let e = error(quote!(metadata(a = 1, a = 2)));
         assert_eq!(e, "duplicate metadata key `a`: give each key once");
+        let e = error(quote!(metadata(a = 1 b = 2)));
+        assert_eq!(e, "expected `,` between metadata entries, found `b`");
         let e = error(quote!(metadata(a = )));
         assert!(e.starts_with("expected an expression for the metadata value"), "{e}");
         let e = error(quote!(metadata(3 = 1)));
