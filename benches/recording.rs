@@ -32,11 +32,7 @@ fn default_tracer(dir: &std::path::Path) -> Tracer {
 fn caller(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let tracer = jsonl_tracer(dir.path());
-    let log = dir.path().join("traces.jsonl");
-    let drain = || {
-        tracer.flush().unwrap();
-        support::truncate(&log);
-    };
+    let drain = || support::drain(&tracer, dir.path());
     let mut group = c.benchmark_group("caller");
 
     // The headline: a finished call with previews, inside an annotated function's scope.
@@ -74,8 +70,7 @@ fn caller(c: &mut Criterion) {
                     let n = left.min(256);
                     total +=
                         chunked(n, || chat.__record_without_sending(&request, &response), || ());
-                    with_payloads.flush().unwrap();
-                    support::truncate(&payload_dir.path().join("traces.jsonl"));
+                    support::drain(&with_payloads, payload_dir.path());
                     left -= n;
                 }
                 total
@@ -109,11 +104,7 @@ fn caller(c: &mut Criterion) {
 fn variants(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let tracer = jsonl_tracer(dir.path());
-    let log = dir.path().join("traces.jsonl");
-    let drain = || {
-        tracer.flush().unwrap();
-        support::truncate(&log);
-    };
+    let drain = || support::drain(&tracer, dir.path());
     let mut group = c.benchmark_group("record");
     group.bench_function("bare_call_finish", |b| {
         b.iter_custom(|iters| {

@@ -55,6 +55,12 @@ pub fn truncate(path: &Path) {
     }
 }
 
+/// Waits until `tracer` has written everything, then empties its log, `dir/traces.jsonl`.
+pub fn drain(tracer: &Tracer, dir: &Path) {
+    tracer.flush().unwrap();
+    truncate(&dir.join("traces.jsonl"));
+}
+
 /// Times `iters` calls of `one`, in chunks of [`CHUNK`]; `drain` (untimed) runs after each
 /// chunk and waits until the background writer has written everything.
 pub fn chunked(iters: u64, mut one: impl FnMut(), mut drain: impl FnMut()) -> Duration {
