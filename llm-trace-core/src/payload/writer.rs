@@ -91,8 +91,7 @@ impl PayloadWriter {
     }
 
     fn control(&self, msg: fn(Sender<()>) -> Msg, deadline: Instant) -> bool {
-        let (ack, done) = crossbeam_channel::bounded(1);
-        self.tx.send_deadline(msg(ack), deadline).is_ok() && done.recv_deadline(deadline).is_ok()
+        crate::tracer::control(&self.tx, msg, deadline).is_ok()
     }
 }
 

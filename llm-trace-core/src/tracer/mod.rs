@@ -414,19 +414,9 @@ impl Inner {
         trace.is_error() || sample_keeps(&trace.trace_id, self.sample_rate)
     }
 
-    /// Sends the writer a control message and waits until it is acknowledged, at most until
-    /// `deadline`.
+    /// Sends the writer a control message and waits for its answer (see [`control`]).
     fn control(&self, msg: fn(Sender<()>) -> Msg, deadline: Instant) -> Result<(), Unanswered> {
-        let (ack, done) = crossbeam_channel::bounded(1);
-        match self.tx.send_deadline(msg(ack), deadline) {
-            Ok(()) => {}
-            Err(SendTimeoutError::Timeout(_)) => return Err(Unanswered::TimedOut),
-            Err(SendTimeoutError::Disconnected(_)) => return Err(Unanswered::Closed),
-        }
-        done.recv_deadline(deadline).map_err(|e| match e {
-            crossbeam_channel::RecvTimeoutError::Timeout => Unanswered::TimedOut,
-            crossbeam_channel::RecvTimeoutError::Disconnected => Unanswered::Closed,
-        })
+        control(&self.tx, msg, deadline)
     }
 
     /// Counts a trace that will not be written (it still counts in the summary).
@@ -446,8 +436,28 @@ impl Inner {
     }
 }
 
-/// Why the writer did not acknowledge a control message.
-enum Unanswered {
+/// Sends a background thread a control message carrying an acknowledgement channel (flush,
+/// shutdown, …) and waits until the thread answers on it, at most until `deadline`. Shared
+/// by the trace writer and the payload writer.
+pub(crate) fn control<M>(
+    tx: &Sender<M>,
+    msg: fn(Sender<()>) -> M,
+    deadline: Instant,
+) -> Result<(), Unanswered> {
+    let (ack, done) = crossbeam_channel::bounded(1);
+    match tx.send_deadline(msg(ack), deadline) {
+        Ok(()) => {}
+        Err(SendTimeoutError::Timeout(_)) => return Err(Unanswered::TimedOut),
+        Err(SendTimeoutError::Disconnected(_)) => return Err(Unanswered::Closed),
+    }
+    done.recv_deadline(deadline).map_err(|e| match e {
+        crossbeam_channel::RecvTimeoutError::Timeout => Unanswered::TimedOut,
+        crossbeam_channel::RecvTimeoutError::Disconnected => Unanswered::Closed,
+    })
+}
+
+/// Why a background thread did not acknowledge a control message.
+pub(crate) enum Unanswered {
     TimedOut,
     /// The writer has stopped.
     Closed,
