@@ -3,7 +3,7 @@
 //! every workload under `valgrind --tool=callgrind` and prints instructions per call on the
 //! caller's thread and on the writer's.
 //!
-//! Workloads: `manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
+//! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
 //! `otel`, `macro_sync_plain`, `macro_sync_annotated`, `macro_async_plain`,
 //! `macro_async_annotated`.
 
@@ -45,6 +45,13 @@ async fn annotated_async(x: u64) -> u64 {
     black_box(x).wrapping_mul(31).rotate_left(7)
 }
 
+/// What an application does: an annotated function that makes one LLM call per invocation.
+#[traced_llm(tags = ["support", "classification"])]
+#[inline(never)]
+fn classify_ticket(tracer: &Tracer) {
+    support::record_manual(tracer)
+}
+
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let mut future = std::pin::pin!(future);
@@ -80,6 +87,7 @@ fn main() {
     let drain = || tracer.flush().unwrap();
     match workload.as_str() {
         "manual" => scope().in_scope(|| chunks(&mut || support::record_manual(&tracer), &drain)),
+        "annotated_manual" => chunks(&mut || classify_ticket(&tracer), &drain),
         "bare" => chunks(
             &mut || tracer.call("openai", "chat", "gpt-4o-mini").finish(FinishReason::Stop),
             &drain,
