@@ -262,7 +262,9 @@ mod shim {
     pub(crate) mod __private {
         use std::cell::Cell;
 
-        pub(crate) use llm_trace::__private::{MetaValue, MetaViaDisplay, MetaViaSerialize, Scope};
+        pub(crate) use llm_trace::__private::{
+            MetaValue, MetaViaDisplay, MetaViaSerialize, Scope, StaticScope,
+        };
 
         pub(crate) struct Rewrite<T>(Cell<Option<T>>);
 

@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
 use crate::trace::{Metadata, Name};
@@ -66,7 +66,7 @@ impl CallContext {
         let result = STACK.try_with(|stack| {
             let mut stack = stack.borrow_mut();
             let f = f.take().expect("called once");
-            f(materialize_ref(&mut stack))
+            f(materialize_ref(&mut stack).map(|context| &**context))
         });
         match result {
             Ok(r) => r,
@@ -105,14 +105,14 @@ impl CallContext {
         self.session.as_ref()
     }
 
-    fn child_of(parent: Option<&CallContext>, scope: &ScopeData) -> CallContext {
+    fn child_of(parent: Option<&CallContext>, scope: ScopeView<'_>) -> CallContext {
         let name = scope.name.clone();
         let (call_path, tags, metadata, session) = match parent {
             None => (
                 Arc::from([name.clone()]),
                 union_tags(&[], scope.tags),
                 scope.metadata.clone(),
-                scope.session.clone(),
+                scope.session.cloned(),
             ),
             Some(parent) => {
                 let mut path = Vec::with_capacity(parent.call_path.len() + 1);
@@ -126,8 +126,8 @@ impl CallContext {
                 (
                     Arc::from(path),
                     tags,
-                    parent.metadata.merged(&scope.metadata),
-                    scope.session.clone().or_else(|| parent.session.clone()),
+                    parent.metadata.merged(scope.metadata),
+                    scope.session.or(parent.session.as_ref()).cloned(),
                 )
             }
         };
@@ -141,6 +141,18 @@ impl CallContext {
         }
     }
 }
+
+/// What building a context needs of a scope, static or not.
+struct ScopeView<'a> {
+    name: &'a Name,
+    module_path: &'a Name,
+    tags: &'static [&'static str],
+    metadata: &'a Metadata,
+    session: Option<&'a Arc<str>>,
+}
+
+/// The metadata of a scope that has none (a `static`, so a view can borrow it).
+static NO_METADATA: Metadata = Metadata::EMPTY;
 
 fn union_tags(outer: &[Name], inner: &[&'static str]) -> Arc<[Name]> {
     let mut tags: Vec<Name> = outer.to_vec();
@@ -173,9 +185,17 @@ pub struct Scope {
     frame: Frame,
 }
 
+/// One entry of the per-thread stack. Kept small (three words): entering a scope moves it in
+/// and leaving moves it out, on every call of an annotated sync function and on every poll of
+/// an annotated future.
 #[derive(Debug, Clone)]
 enum Frame {
-    Scope(ScopeData),
+    /// A [`StaticScope`], with the context built for this entry if it is not the outermost.
+    Static {
+        scope: &'static StaticScope,
+        cached: Option<Arc<CallContext>>,
+    },
+    Scope(Box<ScopeData>),
     /// A context carried over from another thread or task.
     Captured(Arc<CallContext>),
 }
@@ -191,6 +211,18 @@ struct ScopeData {
     cached: Option<Arc<CallContext>>,
 }
 
+impl ScopeData {
+    fn view(&self) -> ScopeView<'_> {
+        ScopeView {
+            name: &self.name,
+            module_path: &self.module_path,
+            tags: self.tags,
+            metadata: &self.metadata,
+            session: self.session.as_ref(),
+        }
+    }
+}
+
 impl Scope {
     /// A scope for the function `name` in `module_path` with `tags`.
     pub fn new(
@@ -199,14 +231,14 @@ impl Scope {
         tags: &'static [&'static str],
     ) -> Scope {
         Scope {
-            frame: Frame::Scope(ScopeData {
+            frame: Frame::Scope(Box::new(ScopeData {
                 name: name.into(),
                 module_path: module_path.into(),
                 tags,
                 metadata: Metadata::default(),
                 session: None,
                 cached: None,
-            }),
+            })),
         }
     }
 
@@ -250,6 +282,83 @@ impl Scope {
     }
 }
 
+/// A scope whose name, module and tags are known at compile time. `#[traced_llm]` without
+/// `metadata` or `session` puts one in a `static` inside each annotated function: entering it
+/// then moves two words onto the per-thread stack and builds nothing, and the context of calls
+/// made in it (when it is the outermost scope) is built once for the program's lifetime rather
+/// than once per entry.
+///
+/// ```
+/// use llm_trace_core::context::{CallContext, StaticScope};
+///
+/// static NIGHTLY: StaticScope = StaticScope::new("nightly_batch", module_path!(), &["batch"]);
+///
+/// let _guard = NIGHTLY.enter();
+/// let ctx = CallContext::current().unwrap();
+/// assert_eq!(ctx.function_name(), "nightly_batch");
+/// assert_eq!(ctx.tags(), ["batch"]);
+/// ```
+#[derive(Debug)]
+pub struct StaticScope {
+    name: Name,
+    module_path: Name,
+    tags: &'static [&'static str],
+    /// The context of calls made while this is the only scope entered.
+    root: OnceLock<Arc<CallContext>>,
+}
+
+impl StaticScope {
+    /// A scope for the function `name` in `module_path` with `tags`, for a `static`.
+    pub const fn new(
+        name: &'static str,
+        module_path: &'static str,
+        tags: &'static [&'static str],
+    ) -> StaticScope {
+        StaticScope {
+            name: Name::Borrowed(name),
+            module_path: Name::Borrowed(module_path),
+            tags,
+            root: OnceLock::new(),
+        }
+    }
+
+    /// Enters the scope on this thread until the guard is dropped (see [`Scope::enter`]).
+    pub fn enter(&'static self) -> ScopeGuard {
+        let depth = push(self.frame());
+        ScopeGuard { depth, _not_send: PhantomData }
+    }
+
+    /// Runs `f` inside the scope.
+    pub fn in_scope<R>(&'static self, f: impl FnOnce() -> R) -> R {
+        let _guard = self.enter();
+        f()
+    }
+
+    /// Wraps a future so that it runs inside the scope on every poll and on drop (see
+    /// [`Scope::instrument`]).
+    pub fn instrument<F: Future>(&'static self, future: F) -> WithContext<F> {
+        WithContext { frame: Some(self.frame()), inner: Some(future) }
+    }
+
+    fn frame(&'static self) -> Frame {
+        Frame::Static { scope: self, cached: None }
+    }
+
+    fn view(&self) -> ScopeView<'_> {
+        ScopeView {
+            name: &self.name,
+            module_path: &self.module_path,
+            tags: self.tags,
+            metadata: &NO_METADATA,
+            session: None,
+        }
+    }
+
+    fn root_context(&self) -> &Arc<CallContext> {
+        self.root.get_or_init(|| Arc::new(CallContext::child_of(None, self.view())))
+    }
+}
+
 thread_local! {
     static STACK: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
 }
@@ -285,32 +394,30 @@ fn pop_to(depth: usize) -> Option<Frame> {
 }
 
 fn materialize(stack: &mut [Frame]) -> Option<Arc<CallContext>> {
-    let (top, below) = stack.split_last_mut()?;
-    match top {
-        Frame::Captured(context) => Some(context.clone()),
-        Frame::Scope(scope) => {
-            if let Some(cached) = &scope.cached {
-                return Some(cached.clone());
-            }
-            let parent = materialize(below);
-            let context = Arc::new(CallContext::child_of(parent.as_deref(), scope));
-            scope.cached = Some(context.clone());
-            Some(context)
-        }
-    }
+    materialize_ref(stack).cloned()
 }
 
-/// [`materialize`] without the reference count.
-fn materialize_ref(stack: &mut [Frame]) -> Option<&CallContext> {
+/// The innermost context, built (and cached) if no call was recorded in its scope yet.
+fn materialize_ref(stack: &mut [Frame]) -> Option<&Arc<CallContext>> {
     let (top, below) = stack.split_last_mut()?;
     match top {
         Frame::Captured(context) => Some(context),
+        // Outermost: the context is the same on every entry, on every thread.
+        Frame::Static { scope, .. } if below.is_empty() => Some(scope.root_context()),
+        Frame::Static { scope, cached } => {
+            if cached.is_none() {
+                let parent = materialize(below);
+                *cached = Some(Arc::new(CallContext::child_of(parent.as_deref(), scope.view())));
+            }
+            cached.as_ref()
+        }
         Frame::Scope(scope) => {
             if scope.cached.is_none() {
                 let parent = materialize(below);
-                scope.cached = Some(Arc::new(CallContext::child_of(parent.as_deref(), scope)));
+                let context = CallContext::child_of(parent.as_deref(), scope.view());
+                scope.cached = Some(Arc::new(context));
             }
-            scope.cached.as_deref()
+            scope.cached.as_ref()
         }
     }
 }
@@ -511,6 +618,64 @@ mod tests {
             let second = CallContext::current().unwrap();
             assert!(Arc::ptr_eq(&first, &second));
         });
+    }
+
+    #[test]
+    fn an_outermost_static_scope_builds_its_context_once_for_every_entry_and_thread() {
+        static ROOT: StaticScope = StaticScope::new("root", "m", &["r"]);
+        let first = ROOT.in_scope(|| CallContext::current().unwrap());
+        let second = ROOT.in_scope(|| CallContext::current().unwrap());
+        let elsewhere = std::thread::spawn(|| ROOT.in_scope(|| CallContext::current().unwrap()));
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(Arc::ptr_eq(&first, &elsewhere.join().unwrap()));
+        assert_eq!((first.function_name(), first.module_path()), ("root", "m"));
+        assert_eq!(first.call_path(), ["root"]);
+        assert_eq!(first.tags(), ["r"]);
+        assert!(first.metadata().is_empty() && first.session().is_none());
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn a_nested_static_scope_builds_on_its_parents_once_per_entry() {
+        static LEAF: StaticScope = StaticScope::new("leaf", "m", &["l", "shared"]);
+        let in_parent = |session: &str| {
+            Scope::new("parent", "m", &["shared"])
+                .with_metadata("k", 1)
+                .with_session(session)
+                .in_scope(|| {
+                    LEAF.in_scope(|| {
+                        let ctx = CallContext::current().unwrap();
+                        assert!(Arc::ptr_eq(&ctx, &CallContext::current().unwrap()));
+                        ctx
+                    })
+                })
+        };
+        let (a, b) = (in_parent("s1"), in_parent("s2"));
+        assert_eq!(a.call_path(), ["parent", "leaf"]);
+        assert_eq!(a.tags(), ["shared", "l"]);
+        assert_eq!(a.metadata().get("k"), Some(&serde_json::json!(1)));
+        assert_eq!(a.session().map(|s| &**s), Some("s1"));
+        assert_eq!(b.session().map(|s| &**s), Some("s2"), "a parent's context is not reused");
+        // Outermost again: the static's own context, not the nested one.
+        assert_eq!(LEAF.in_scope(|| CallContext::current().unwrap()).call_path(), ["leaf"]);
+    }
+
+    #[test]
+    fn a_static_scope_instruments_futures() {
+        static TASK: StaticScope = StaticScope::new("task", "m", &[]);
+        let fut = TASK.instrument(async {
+            YieldOnce(false).await;
+            current_name()
+        });
+        assert_eq!(block_on(fut).as_deref(), Some("task"));
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn a_stack_frame_is_three_words() {
+        // Entering and leaving move a frame in and out of the stack on every annotated call
+        // and every poll; a scope's larger data lives behind a pointer.
+        assert!(std::mem::size_of::<Frame>() <= 3 * std::mem::size_of::<usize>());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
-pub use crate::context::{Scope, WithContext};
+pub use crate::context::{Scope, StaticScope, WithContext};
 
 /// Holds a value so that trait methods can be probed on it by value first, then by reference.
 pub struct Rewrite<T>(Cell<Option<T>>);

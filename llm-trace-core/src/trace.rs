@@ -762,6 +762,9 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub struct Metadata(Option<Arc<serde_json::Map<String, serde_json::Value>>>);
 
 impl Metadata {
+    /// No entries, in a `const` (`Default` is not `const`).
+    pub(crate) const EMPTY: Metadata = Metadata(None);
+
     /// Sets `key` to `value` (anything serializable; a value that cannot be serialized is
     /// stored as its error message rather than lost).
     pub fn insert(&mut self, key: impl Into<String>, value: impl Serialize) {

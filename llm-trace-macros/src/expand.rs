@@ -74,13 +74,25 @@ fn block(brace: token::Brace, inner: TokenStream) -> TokenStream {
     tokens
 }
 
-/// `Scope::new(name, module_path!(), &[tags]).with_metadata(..)*.with_session(..)?`
+/// An expression with `.enter()` and `.instrument(..)`. Everything known at compile time (the
+/// usual case): a reference to a `static` `StaticScope`, so that entering builds nothing and the
+/// context of an outermost call is built once. With metadata or a session:
+/// `Scope::new(name, module_path!(), &[tags]).with_metadata(..)*.with_session(..)?`.
 fn gen_scope(args: &Args, krate: &Path, sig: &Signature) -> TokenStream {
     let name = match &args.name {
         Some(name) => name.clone(),
         None => LitStr::new(&sig.ident.unraw().to_string(), sig.ident.span()),
     };
     let tags = &args.tags;
+    if args.metadata.is_empty() && args.session.is_none() {
+        return quote! {
+            {
+                static __LLM_TRACE_SCOPE: #krate::__private::StaticScope =
+                    #krate::__private::StaticScope::new(#name, ::core::module_path!(), &[#(#tags),*]);
+                &__LLM_TRACE_SCOPE
+            }
+        };
+    }
     let mut scope = quote! {
         #krate::__private::Scope::new(#name, ::core::module_path!(), &[#(#tags),*])
     };
@@ -258,7 +270,10 @@ mod tests {
         assert_eq!(
             out,
             "# [doc = \"d\"] pub fn f (x : u32) -> u32 { \
-             let __llm_trace_guard = :: llm_trace :: __private :: Scope :: new (\"f\" , :: core :: module_path ! () , & [\"a\"]) . enter () ; \
+             let __llm_trace_guard = { \
+             static __LLM_TRACE_SCOPE : :: llm_trace :: __private :: StaticScope = \
+             :: llm_trace :: __private :: StaticScope :: new (\"f\" , :: core :: module_path ! () , & [\"a\"]) ; \
+             & __LLM_TRACE_SCOPE } . enter () ; \
              { x + 1 } }"
         );
     }
@@ -353,13 +368,28 @@ mod tests {
         assert!(out.contains("my :: lt :: __private :: Scope :: new (\"renamed\""), "{out}");
         assert!(out.contains(". with_metadata (\"user\" , { # [allow (unused_imports)] use my :: lt :: __private :: { MetaViaDisplay as _ , MetaViaSerialize as _ } ; my :: lt :: __private :: MetaValue (& (user . id)) . __llm_trace_meta () })"), "{out}");
         assert!(out.contains(". with_session (s) . enter ()"), "{out}");
+        assert!(!out.contains("StaticScope"), "metadata and session are runtime values: {out}");
+        let only_metadata = expand(
+            quote!(metadata(n = 3)),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(only_metadata.contains("__private :: Scope :: new (\"f\""), "{only_metadata}");
+        let only_session = expand(
+            quote!(session = s),
+            quote!(
+                fn f(s: &str) {}
+            ),
+        );
+        assert!(only_session.contains("__private :: Scope :: new (\"f\""), "{only_session}");
         let out = expand(
             quote!(),
             quote!(
                 fn r#type() {}
             ),
         );
-        assert!(out.contains("Scope :: new (\"type\""), "{out}");
+        assert!(out.contains("StaticScope :: new (\"type\""), "{out}");
     }
 
     #[test]
