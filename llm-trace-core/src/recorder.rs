@@ -190,7 +190,7 @@ impl CallRecorder {
         model: &str,
     ) -> CallRecorder {
         // One clock read: the wall-clock time is derived from it (see `trace::clock`).
-        let (start, wall) = crate::trace::clock::now();
+        let (start, millis) = crate::trace::clock::now();
         let model = shared_str(model);
         // A trace recycled by the writer when there is one: its strings keep their capacity
         // and its shared fields are only replaced when they differ, so recording allocates
@@ -205,8 +205,6 @@ impl CallRecorder {
         };
         {
             let t = &mut *trace;
-            let millis =
-                wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
             t.trace_id = TraceId::at_unix_millis(millis);
             t.timestamp = Timestamp::from_unix_millis(millis as i64);
             set_arc(&mut t.model, &model);
@@ -677,8 +675,8 @@ fn shared_str(text: &str) -> Arc<str> {
 }
 
 fn millis(d: std::time::Duration) -> f64 {
-    // Through u64 (584 years of nanoseconds): the same value, without a slow u128 conversion.
-    u64::try_from(d.as_nanos()).map_or_else(|_| d.as_nanos() as f64, |n| n as f64) / 1e6
+    // From the two parts: `as_nanos` is a u128, whose conversion to f64 is a slow library call.
+    d.as_secs() as f64 * 1e3 + f64::from(d.subsec_nanos()) / 1e6
 }
 
 fn warn_no_tracer() {
@@ -689,5 +687,19 @@ fn warn_no_tracer() {
             "an LLM call finished but no tracer is installed, so it was not recorded: \
              call llm_trace::init(llm_trace::Config::from_env()?) at startup"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_become_fractional_milliseconds() {
+        assert_eq!(super::millis(Duration::from_micros(1_500)), 1.5);
+        assert_eq!(super::millis(Duration::ZERO), 0.0);
+        let long = super::millis(Duration::new(86_400 * 365, 123_456_789));
+        assert!((long - 31_536_000_123.456_789).abs() < 1e-3, "{long}");
+        assert!((super::millis(Duration::new(2, 345_678_000)) - 2_345.678).abs() < 1e-9);
     }
 }

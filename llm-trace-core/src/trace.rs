@@ -439,34 +439,77 @@ mod json {
 /// The time of a call's start from one clock read.
 pub(crate) mod clock {
     use std::cell::Cell;
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     /// How long a thread derives wall-clock time from its anchor before reading the system
-    /// clock again (so a clock step is picked up within this time).
+    /// clock again (so a clock step is picked up within this time). Under a second, so the
+    /// time since the anchor is its sub-second nanoseconds.
     const REANCHOR: Duration = Duration::from_secs(1);
 
+    const NANOS_PER_MILLI: u64 = 1_000_000;
+
     thread_local! {
-        static ANCHOR: Cell<Option<(Instant, SystemTime)>> = const { Cell::new(None) };
+        /// An instant and the wall-clock time at it, in nanoseconds since the Unix epoch.
+        static ANCHOR: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
     }
 
-    /// Now, as a monotonic instant and as wall-clock time. The wall-clock time is derived from
-    /// a per-thread (instant, wall-clock) anchor taken at most [`REANCHOR`] ago: one clock
-    /// read instead of two, exact to well under the millisecond the record keeps.
-    pub(crate) fn now() -> (Instant, SystemTime) {
+    /// Now, as a monotonic instant and as wall-clock milliseconds since the Unix epoch. The
+    /// wall-clock time is derived from a per-thread anchor taken at most [`REANCHOR`] ago: one
+    /// clock read and one subtraction instead of two reads and `SystemTime` arithmetic, exact
+    /// to well under the millisecond the record keeps.
+    pub(crate) fn now() -> (Instant, u64) {
         let now = Instant::now();
-        let wall = ANCHOR
-            .try_with(|anchor| match anchor.get() {
-                Some((at, wall)) if now.saturating_duration_since(at) < REANCHOR => {
-                    wall + now.saturating_duration_since(at)
+        let nanos = ANCHOR
+            .try_with(|anchor| {
+                if let Some((at, wall)) = anchor.get() {
+                    let since = now.saturating_duration_since(at);
+                    if since < REANCHOR {
+                        return wall + u64::from(since.subsec_nanos());
+                    }
                 }
-                _ => {
-                    let wall = SystemTime::now();
-                    anchor.set(Some((now, wall)));
-                    wall
-                }
+                let wall = unix_nanos(SystemTime::now());
+                anchor.set(Some((now, wall)));
+                wall
             })
-            .unwrap_or_else(|_| SystemTime::now());
-        (now, wall)
+            .unwrap_or_else(|_| unix_nanos(SystemTime::now()));
+        (now, nanos / NANOS_PER_MILLI)
+    }
+
+    /// Nanoseconds since the Unix epoch (0 before it; saturating in the year 2554).
+    fn unix_nanos(time: SystemTime) -> u64 {
+        time.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn system_millis() -> u64 {
+            unix_nanos(SystemTime::now()) / NANOS_PER_MILLI
+        }
+
+        #[test]
+        fn derived_wall_clock_time_agrees_with_the_system_clock() {
+            // The first call anchors the thread; the next ones derive from the anchor.
+            for _ in 0..3 {
+                let before = system_millis();
+                let (_, millis) = now();
+                let after = system_millis();
+                assert!(before <= millis + 1 && millis <= after + 1, "{before} {millis} {after}");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+
+        #[test]
+        fn an_old_anchor_is_replaced() {
+            let (_, first) = now();
+            let stale = Instant::now().checked_sub(REANCHOR * 2);
+            // An anchor claiming the epoch: used, it would put "now" in 1970.
+            ANCHOR.with(|anchor| anchor.set(stale.map(|at| (at, 0))));
+            let (_, millis) = now();
+            assert!(millis >= first, "{millis} < {first}");
+        }
     }
 }
 
