@@ -45,13 +45,6 @@ async fn annotated_async(x: u64) -> u64 {
     black_box(x).wrapping_mul(31).rotate_left(7)
 }
 
-/// What an application does: an annotated function that makes one LLM call per invocation.
-#[traced_llm(tags = ["support", "classification"])]
-#[inline(never)]
-fn classify_ticket(tracer: &Tracer) {
-    support::record_manual(tracer)
-}
-
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let mut future = std::pin::pin!(future);
@@ -87,7 +80,7 @@ fn main() {
     let drain = || tracer.flush().unwrap();
     match workload.as_str() {
         "manual" => scope().in_scope(|| chunks(&mut || support::record_manual(&tracer), &drain)),
-        "annotated_manual" => chunks(&mut || classify_ticket(&tracer), &drain),
+        "annotated_manual" => chunks(&mut || support::classify_ticket(&tracer), &drain),
         "bare" => chunks(
             &mut || tracer.call("openai", "chat", "gpt-4o-mini").finish(FinishReason::Stop),
             &drain,

@@ -41,6 +41,11 @@ fn caller(c: &mut Criterion) {
             .in_scope(|| b.iter_custom(|iters| chunked(iters, || record_manual(&tracer), drain)))
     });
 
+    // The same call made by an annotated function entered once per call.
+    group.bench_function("llm_trace_annotated_fn", |b| {
+        b.iter_custom(|iters| chunked(iters, || support::classify_ticket(&tracer), drain))
+    });
+
     // The recorder work TracedClient adds to a chat call, with a prebuilt request and response
     // (no HTTP): without and with the payload store the default configuration has.
     let (request, response) = support::openai_values();

@@ -90,6 +90,14 @@ pub fn record_manual(tracer: &Tracer) {
     call.finish(FinishReason::Stop);
 }
 
+/// What an application does: an annotated function that makes one LLM call per invocation
+/// (so its scope is entered, and its context found, once per call).
+#[llm_trace::traced_llm(tags = ["support", "classification"])]
+#[inline(never)]
+pub fn classify_ticket(tracer: &Tracer) {
+    record_manual(tracer)
+}
+
 /// Counts the lines written through it.
 pub struct CountingWriter<W> {
     inner: W,
