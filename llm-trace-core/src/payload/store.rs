@@ -90,9 +90,19 @@ impl PayloadStore {
         };
         match bytes {
             None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| self.error(format!("the payload of {trace_id} is not JSON: {e}"))),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                self.error(if e.is_eof() {
+                    // Renamed into place once complete, so only a crash (payloads are not
+                    // fsynced) or someone else's tool leaves one cut short.
+                    format!(
+                        "the payload of {trace_id} is incomplete ({} bytes): its writing was \
+                         cut short, by a crash perhaps",
+                        bytes.len()
+                    )
+                } else {
+                    format!("the payload of {trace_id} is not JSON: {e}")
+                })
+            }),
         }
     }
 
@@ -309,6 +319,48 @@ fn cloud_store(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn local_store(dir: &Path) -> PayloadStore {
+        let config = Config { dir: dir.to_path_buf(), ..Config::default() };
+        PayloadStore::open(&config).unwrap().expect("the local store is on by default")
+    }
+
+    #[test]
+    fn a_payload_written_twice_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = local_store(dir.path());
+        let id = TraceId::new();
+        let key = crate::payload::key(&id);
+        for n in [1, 2] {
+            let (failed, error) =
+                store.put_all(vec![(key.clone(), format!("{{\"n\":{n}}}").into())]);
+            assert_eq!((failed, error), (0, None));
+        }
+        assert_eq!(store.fetch(&id).unwrap(), Some(serde_json::json!({"n": 2})));
+        let folder = dir.path().join("payloads").join(&key).parent().unwrap().to_path_buf();
+        let names: Vec<_> =
+            std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn a_payload_cut_short_is_reported_as_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = local_store(dir.path());
+        let (cut, garbled) = (TraceId::new(), TraceId::new());
+        let (failed, _) = store.put_all(vec![
+            (crate::payload::key(&cut), br#"{"request":{"model":"gpt-4o"#.to_vec()),
+            (crate::payload::key(&garbled), b"{]".to_vec()),
+        ]);
+        assert_eq!(failed, 0);
+        let message = store.fetch(&cut).unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("the payload of {cut} is incomplete (27 bytes)")),
+            "{message}"
+        );
+        let message = store.fetch(&garbled).unwrap_err().to_string();
+        assert!(message.contains("is not JSON"), "{message}");
+    }
 
     #[test]
     fn urls_split_into_bucket_and_prefix() {
