@@ -23,7 +23,7 @@ use cpu_time::ProcessTime;
 use criterion::{Criterion, criterion_group, criterion_main};
 use llm_trace::openai::TracedClient;
 use llm_trace::sink::JsonlSink;
-use llm_trace::{Scope, Tracer};
+use llm_trace::{StaticScope, Tracer};
 use llm_trace_mock::MockServer;
 
 fn request() -> CreateChatCompletionRequest {
@@ -53,20 +53,21 @@ fn end_to_end(c: &mut Criterion) {
     let traced_default = TracedClient::new(plain.clone()).with_tracer(default_tracer.clone());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let req = request();
-    let scope = || Scope::new("classify_ticket", "bench", &["support"]);
+    // What `#[traced_llm(tags = ["support"])] async fn classify_ticket` enters on every call.
+    static SCOPE: StaticScope = StaticScope::new("classify_ticket", "bench", &["support"]);
 
     let untraced_call = || {
-        rt.block_on(scope().instrument(async {
+        rt.block_on(SCOPE.instrument(async {
             plain.chat().create(req.clone()).await.unwrap();
         }))
     };
     let traced_call = || {
-        rt.block_on(scope().instrument(async {
+        rt.block_on(SCOPE.instrument(async {
             traced.chat().create(req.clone()).await.unwrap();
         }))
     };
     let traced_default_call = || {
-        rt.block_on(scope().instrument(async {
+        rt.block_on(SCOPE.instrument(async {
             traced_default.chat().create(req.clone()).await.unwrap();
         }))
     };

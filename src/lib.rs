@@ -35,7 +35,9 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-pub use llm_trace_core::context::{CallContext, LlmContextExt, Scope, WithContext, spawn_thread};
+pub use llm_trace_core::context::{
+    CallContext, LlmContextExt, Scope, StaticScope, WithContext, spawn_thread,
+};
 pub use llm_trace_core::{
     CallRecorder, Config, DefaultGuard, Error, ErrorKind, FinishReason, FlushError, Guard,
     LlmTrace, Metadata, Overflow, Payloads, Rotation, ShutdownReport, SinkStats, Stats, Timestamp,
