@@ -5,9 +5,11 @@
 //! function name, the call path of enclosing annotated functions, the union of their tags,
 //! their metadata and an optional session override.
 //!
-//! Entering a scope costs a push on a thread-local stack: no allocation, no lock. The full
-//! [`CallContext`] is only built when a call is actually recorded, and then cached in the scope
-//! so that every further call in the same scope shares it.
+//! Entering a [`StaticScope`] (what `#[traced_llm]` uses unless it has metadata or a session)
+//! costs a push of two words on a thread-local stack: no allocation, no lock. A [`Scope`] built
+//! at run time keeps its data in one allocation. The full [`CallContext`] is only built when a
+//! call is actually recorded, then cached in the stack entry so that every further call in the
+//! same entry shares it; an outermost static scope builds it once for the whole program.
 //!
 //! Async bodies are wrapped in [`WithContext`], which pushes its scope for the duration of
 //! every `poll` and of its drop, as `tracing::Instrumented` does. So the context survives

@@ -2,7 +2,6 @@
 //! every recorded trace is accounted for in `stats()`:
 //! `recorded = sampled_out + dropped + written + failed + pending`, per sink and overall.
 
-use std::io::BufReader;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -28,11 +27,6 @@ fn assert_accounted(stats: &Stats) {
     );
     let outcomes = stats.sampled_out + stats.dropped + stats.written + stats.failed;
     assert!(outcomes <= stats.recorded, "more outcomes than traces: {stats:?}");
-}
-
-fn read_log(path: &std::path::Path) -> Vec<LlmTrace> {
-    let file = std::fs::File::open(path).unwrap();
-    LogReader::new(BufReader::new(file)).map(|line| line.expect("every line is a trace")).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,7 +288,15 @@ fn a_writer_killed_mid_write_leaves_every_complete_line_readable() {
 #[cfg(feature = "s3")]
 mod stores {
     use super::*;
+    use std::io::BufReader;
     use std::net::TcpListener;
+
+    fn read_log(path: &std::path::Path) -> Vec<LlmTrace> {
+        let file = std::fs::File::open(path).unwrap();
+        LogReader::new(BufReader::new(file))
+            .map(|line| line.expect("every line is a trace"))
+            .collect()
+    }
 
     fn free_port() -> u16 {
         TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
