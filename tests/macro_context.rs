@@ -470,6 +470,40 @@ fn generics_lifetimes_where_clauses_and_impl_trait() {
     assert_eq!(tags(&traces[0]), ["generic"]);
 }
 
+struct Stack<T>(Vec<T>);
+
+impl<T: Clone> Stack<T> {
+    // Each annotated fn keeps its scope in a `static`: one per fn, shared by every
+    // instantiation of the generic impl (a static cannot depend on `T`, and needs not).
+    #[traced_llm(tags = ["stack"])]
+    fn peek(&self) -> Option<T> {
+        llm_call(std::any::type_name::<T>());
+        self.0.last().cloned()
+    }
+}
+
+#[traced_llm(tags = ["caller"])]
+fn peek_from_caller(stack: &Stack<u16>) -> Option<u16> {
+    stack.peek()
+}
+
+#[test]
+fn methods_of_generic_types_in_every_instantiation() {
+    let traces = traces_of(|_| {
+        assert_eq!(Stack(vec![1u8, 2]).peek(), Some(2));
+        assert_eq!(Stack(vec![String::from("a")]).peek().as_deref(), Some("a"));
+        // Inside another annotated fn, the same static scope is a nested entry.
+        assert_eq!(peek_from_caller(&Stack(vec![3u16])), Some(3));
+        assert_eq!(Stack(vec![4u8]).peek(), Some(4));
+    });
+    assert_eq!(models(&traces), ["u8", "alloc::string::String", "u16", "u8"]);
+    for outermost in [&traces[0], &traces[1], &traces[3]] {
+        assert_eq!((path(outermost), tags(outermost)), (vec!["peek"], vec!["stack"]));
+    }
+    assert_eq!(path(&traces[2]), ["peek_from_caller", "peek"]);
+    assert_eq!(tags(&traces[2]), ["caller", "stack"]);
+}
+
 #[derive(Debug, PartialEq)]
 enum AppError {
     Parse(std::num::ParseIntError),
