@@ -6,7 +6,8 @@
 //! machine load) and prints the median per-call time of each and the median (and quartiles)
 //! of the per-round traced/untraced ratios: of wall time, and of the CPU time the whole
 //! process (caller, writer, payload thread, mock server) spent per call. The CPU ratio is the
-//! work tracing adds, which wall time on this shared VM measures only to ±15%.
+//! work tracing adds, which wall time on this shared VM measures only to ±15%; the CPU time
+//! of llm-trace's own threads (the writer, the payload thread) per call is read from `/proc`.
 //!
 //! Run: `cargo bench --bench end_to_end`.
 
@@ -94,7 +95,7 @@ fn end_to_end(c: &mut Criterion) {
     });
     group.finish();
 
-    // Alternate the three in 150 rounds of 40 calls each (the order rotating). The ratio of
+    // Alternate the three in 150 rounds of ROUND calls each (the order rotating). The ratio of
     // each round's traced mean to the same round's untraced mean is taken, and the median of
     // those ratios reported: on this VM the time of a local HTTP call drifts between regimes
     // (about 55 µs and about 230 µs per call), and rounds next to each other share a regime
@@ -103,21 +104,36 @@ fn end_to_end(c: &mut Criterion) {
     let tracers = [None, Some(&tracer), Some(&default_tracer)];
     let mut rounds = [Vec::new(), Vec::new(), Vec::new()];
     let mut cpu = [Vec::new(), Vec::new(), Vec::new()];
+    // The CPU time of llm-trace's own threads per traced call: (writer, payload thread).
+    let mut background = [Vec::new(), Vec::new(), Vec::new()];
+    let threads_cpu = || {
+        let of = |name| support::threads_cpu(name).unwrap_or(f64::NAN);
+        (of("llm-trace-writer"), of("llm-trace-payloads"))
+    };
+    // Long enough that the flush ending each traced round (one more write and wake-up for the
+    // writer) is a small part of the round's CPU time.
+    const ROUND: u32 = 100;
     for round in 0..150 {
         for k in 0..3 {
             let which = (round + k) % 3;
             let start = Instant::now();
             let cpu_start = ProcessTime::now();
-            for _ in 0..40 {
+            let threads_start = threads_cpu();
+            for _ in 0..ROUND {
                 calls[which]();
             }
-            rounds[which].push(start.elapsed().as_secs_f64() / 40.0);
+            rounds[which].push(start.elapsed().as_secs_f64() / f64::from(ROUND));
             // The writer's (and payload thread's) work for this round's traces is done within
             // the round's CPU time, not left to spill into the next round's.
             if let Some(tracer) = tracers[which] {
                 tracer.flush().unwrap();
             }
-            cpu[which].push(cpu_start.elapsed().as_secs_f64() / 40.0);
+            cpu[which].push(cpu_start.elapsed().as_secs_f64() / f64::from(ROUND));
+            let threads_end = threads_cpu();
+            background[which].push((
+                (threads_end.0 - threads_start.0) / f64::from(ROUND),
+                (threads_end.1 - threads_start.1) / f64::from(ROUND),
+            ));
         }
         server.clear_requests();
     }
@@ -145,6 +161,15 @@ fn end_to_end(c: &mut Criterion) {
             default.2,
         );
     }
+    let [_, traced_threads, default_threads] = background.map(|rounds| {
+        let (mut writer, mut payloads): (Vec<f64>, Vec<f64>) = rounds.into_iter().unzip();
+        (median(&mut writer) * 1e6, median(&mut payloads) * 1e6)
+    });
+    eprintln!(
+        "end_to_end/interleaved, llm-trace's threads' CPU time per traced call: writer {:.2} µs; \
+         with payloads: writer {:.2} µs, payload thread {:.2} µs",
+        traced_threads.0, default_threads.0, default_threads.1,
+    );
     for tracer in [&tracer, &default_tracer] {
         tracer.flush().unwrap();
         let stats = tracer.stats();

@@ -98,6 +98,24 @@ pub fn classify_ticket(tracer: &Tracer) {
     record_manual(tracer)
 }
 
+/// CPU time (seconds) used so far by this process's threads whose name starts with `prefix`
+/// (`llm-trace-writer`, `llm-trace-payloads`), from `/proc`: Linux only, `None` elsewhere.
+pub fn threads_cpu(prefix: &str) -> Option<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path();
+        // A thread that exited meanwhile has no files left: skip it.
+        let Ok(name) = std::fs::read_to_string(path.join("comm")) else { continue };
+        if !prefix.starts_with(name.trim_end()) {
+            continue; // `comm` keeps 15 bytes of the name
+        }
+        let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) else { continue };
+        let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
+        total += nanos / 1e9;
+    }
+    Some(total)
+}
+
 /// Counts the lines written through it.
 pub struct CountingWriter<W> {
     inner: W,
