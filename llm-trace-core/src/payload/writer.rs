@@ -91,7 +91,8 @@ impl PayloadWriter {
     }
 
     fn control(&self, msg: fn(Sender<()>) -> Msg, deadline: Instant) -> bool {
-        crate::tracer::control(&self.tx, msg, deadline).is_ok()
+        // The payload thread blocks on its queue, so the message itself wakes it.
+        crate::tracer::control(&self.tx, msg, deadline, || ()).is_ok()
     }
 }
 

@@ -65,6 +65,8 @@ struct Inner {
     prices: PriceTable,
     shared: Arc<Shared>,
     tx: Sender<Msg>,
+    /// Ends the writer's nap when a message cannot wait for it.
+    waker: worker::Waker,
     /// Traces the writer is done with, in batches, for callers to fill again.
     recycled: Receiver<worker::Boxes>,
     closed: AtomicBool,
@@ -171,18 +173,22 @@ impl Tracer {
         let (msg, why) = match inner.tx.try_send(msg) {
             Ok(()) => return,
             Err(TrySendError::Disconnected(msg)) => (msg, "the writer thread has stopped"),
-            Err(TrySendError::Full(msg)) => match inner.overflow {
-                Overflow::Drop => (msg, "the queue is full (overflow policy: drop)"),
-                Overflow::Wait => match inner.tx.send_timeout(msg, inner.max_wait) {
-                    Ok(()) => return,
-                    Err(SendTimeoutError::Timeout(msg)) => {
-                        (msg, "the queue stayed full for max_wait")
-                    }
-                    Err(SendTimeoutError::Disconnected(msg)) => {
-                        (msg, "the writer thread has stopped")
-                    }
-                },
-            },
+            Err(TrySendError::Full(msg)) => {
+                // The writer may be napping: wake it before waiting for room (or dropping).
+                inner.waker.wake();
+                match inner.overflow {
+                    Overflow::Drop => (msg, "the queue is full (overflow policy: drop)"),
+                    Overflow::Wait => match inner.tx.send_timeout(msg, inner.max_wait) {
+                        Ok(()) => return,
+                        Err(SendTimeoutError::Timeout(msg)) => {
+                            (msg, "the queue stayed full for max_wait")
+                        }
+                        Err(SendTimeoutError::Disconnected(msg)) => {
+                            (msg, "the writer thread has stopped")
+                        }
+                    },
+                }
+            }
         };
         inner.count_dropped(msg, why);
     }
@@ -416,7 +422,7 @@ impl Inner {
 
     /// Sends the writer a control message and waits for its answer (see [`control`]).
     fn control(&self, msg: fn(Sender<()>) -> Msg, deadline: Instant) -> Result<(), Unanswered> {
-        control(&self.tx, msg, deadline)
+        control(&self.tx, msg, deadline, || self.waker.wake())
     }
 
     /// Counts a trace that will not be written (it still counts in the summary).
@@ -437,16 +443,18 @@ impl Inner {
 }
 
 /// Sends a background thread a control message carrying an acknowledgement channel (flush,
-/// shutdown, …) and waits until the thread answers on it, at most until `deadline`. Shared
-/// by the trace writer and the payload writer.
+/// shutdown, …), wakes it (`wake`: for a thread that naps rather than blocks on its queue)
+/// and waits until it answers, at most until `deadline`. Shared by the trace writer and the
+/// payload writer.
 pub(crate) fn control<M>(
     tx: &Sender<M>,
     msg: fn(Sender<()>) -> M,
     deadline: Instant,
+    wake: impl Fn(),
 ) -> Result<(), Unanswered> {
     let (ack, done) = crossbeam_channel::bounded(1);
     match tx.send_deadline(msg(ack), deadline) {
-        Ok(()) => {}
+        Ok(()) => wake(),
         Err(SendTimeoutError::Timeout(_)) => return Err(Unanswered::TimedOut),
         Err(SendTimeoutError::Disconnected(_)) => return Err(Unanswered::Closed),
     }
@@ -589,6 +597,7 @@ impl TracerBuilder {
         };
         let worker =
             worker::spawn(rx, recycle, sinks, shared.clone(), finishing, config.flush_interval)?;
+        let waker = worker::Waker::of(&worker);
         Ok(Tracer {
             inner: Arc::new(Inner {
                 id: NEXT_TRACER_ID.fetch_add(1, Ordering::Relaxed),
@@ -601,6 +610,7 @@ impl TracerBuilder {
                 prices,
                 shared,
                 tx,
+                waker,
                 recycled,
                 closed: AtomicBool::new(false),
                 worker: Mutex::new(Some(worker)),
