@@ -373,3 +373,30 @@ fn a_panicking_redaction_hook_costs_the_previews_not_the_call() {
     assert_eq!(traces[1].output_preview, "hi [client]");
     assert_eq!(tracer.stats().failed + tracer.stats().dropped, 0);
 }
+
+#[test]
+fn traces_reach_the_log_without_a_flush_while_calls_trickle_in_and_after_a_quiet_spell() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.jsonl");
+    let tracer = Tracer::builder().sink(JsonlSink::open(&path).unwrap()).build().unwrap();
+    let lines = || std::fs::read_to_string(&path).unwrap_or_default().lines().count();
+    // Waits for the writer alone (no flush), with a deadline far beyond any nap.
+    let await_lines = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while lines() < n {
+            assert!(Instant::now() < deadline, "{} of {n} lines without a flush", lines());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    // A trickle: the writer's naps grow while each wake-up finds a trace or two.
+    for i in 0..20 {
+        finish_one(&tracer, i);
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    await_lines(20);
+    // A quiet spell long enough for the writer to block on the queue, then one more call.
+    std::thread::sleep(Duration::from_millis(300));
+    finish_one(&tracer, 20);
+    await_lines(21);
+    assert_eq!(tracer.stats().written, 21);
+}
