@@ -398,8 +398,9 @@ impl Worker {
 /// How long the writer naps between polls of an empty queue, and when it blocks instead.
 ///
 /// Every wake-up costs a context switch and a cold cache, taken from the application on a
-/// small machine: with calls arriving every 150 µs, 1 ms naps cost the writer 9 µs of CPU per
-/// trace and 10 ms naps 3 µs (measured per thread). So naps double from 1 ms up to 10 ms
+/// small machine: with a call every 200 µs (`benches/end_to_end.rs`), naps of 1–2 ms cost the
+/// writer 14 µs of CPU per traced call and these 5 µs (its own thread's CPU time, from
+/// `/proc`). So naps double from 1 ms up to 10 ms
 /// while each wake-up finds only a few traces, and drop back to 1 ms after one that found a
 /// burst (so the next burst, likely soon, waits 1 ms, not 10). After 100 ms without a trace
 /// the writer blocks until the next one. Traces wait in the queue meanwhile, which holds far
