@@ -233,7 +233,7 @@ impl LlmTrace {
 mod json {
     use serde_json::ser::{CompactFormatter, Formatter};
 
-    use super::{LlmTrace, Name, TraceError, UsageSource};
+    use super::{LlmTrace, TraceError, UsageSource};
 
     impl LlmTrace {
         /// Appends the JSON object of this trace (no newline) to `out`.
@@ -255,9 +255,9 @@ mod json {
             out.extend_from_slice(b",\"module_path\":");
             str_(out, &t.module_path);
             out.extend_from_slice(b",\"call_path\":");
-            names(out, &t.call_path);
+            strings(out, &t.call_path);
             out.extend_from_slice(b",\"tags\":");
-            names(out, &t.tags);
+            strings(out, &t.tags);
             out.extend_from_slice(b",\"metadata\":");
             match &t.metadata.0 {
                 None => out.extend_from_slice(b"{}"),
@@ -291,14 +291,9 @@ mod json {
             } else {
                 b",\"stream\":false"
             });
-            out.extend_from_slice(b",\"tools\":[");
-            for (i, tool) in t.tools.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                str_(out, tool);
-            }
-            out.extend_from_slice(b"],\"finish_reason\":");
+            out.extend_from_slice(b",\"tools\":");
+            strings(out, &t.tools);
+            out.extend_from_slice(b",\"finish_reason\":");
             str_(out, t.finish_reason.as_str());
             out.extend_from_slice(b",\"prompt_tokens\":");
             u64_(out, t.prompt_tokens);
@@ -380,13 +375,14 @@ mod json {
         let _ = serde_json::to_writer(&mut *out, value);
     }
 
-    fn names(out: &mut Vec<u8>, names: &[Name]) {
+    /// A JSON array of strings (names, tags, tools).
+    fn strings(out: &mut Vec<u8>, items: &[impl AsRef<str>]) {
         out.push(b'[');
-        for (i, name) in names.iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            str_(out, name);
+            str_(out, item.as_ref());
         }
         out.push(b']');
     }
