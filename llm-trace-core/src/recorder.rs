@@ -211,15 +211,16 @@ impl CallRecorder {
             t.provider = provider;
             t.operation = operation;
             CallContext::with_current(|context| {
-                let default_session = tracer.as_ref().map(Tracer::session_id);
+                // The scope's session, else the tracer's.
+                let session = context
+                    .and_then(|ctx| ctx.session.as_ref())
+                    .or_else(|| tracer.as_ref().map(Tracer::session_id));
+                match session {
+                    Some(session) => set_arc(&mut t.session_id, session),
+                    None => set_arc(&mut t.session_id, &unknown_session()),
+                }
                 match context {
                     Some(ctx) => {
-                        match (&ctx.session, default_session) {
-                            (Some(session), _) | (None, Some(session)) => {
-                                set_arc(&mut t.session_id, session)
-                            }
-                            (None, None) => set_arc(&mut t.session_id, &unknown_session()),
-                        }
                         set_name(&mut t.function_name, &ctx.function_name);
                         set_name(&mut t.module_path, &ctx.module_path);
                         set_arc(&mut t.call_path, &ctx.call_path);
@@ -229,10 +230,6 @@ impl CallRecorder {
                         }
                     }
                     None => {
-                        match default_session {
-                            Some(session) => set_arc(&mut t.session_id, session),
-                            None => set_arc(&mut t.session_id, &unknown_session()),
-                        }
                         set_name(&mut t.function_name, &Name::Borrowed(UNKNOWN));
                         set_name(&mut t.module_path, &Name::Borrowed(UNKNOWN));
                         let empty =
