@@ -39,6 +39,7 @@ pub mod openai;
 pub mod payload;
 pub mod pricing;
 pub mod reader;
+mod recent;
 mod recorder;
 pub mod redact;
 pub mod sink;

@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part, Side};
 use crate::pricing::TokenCounts;
+use crate::recent::Recent;
 use crate::redact::Redaction;
 use crate::trace::{
     FinishReason, LlmTrace, Metadata, Name, Timestamp, TraceError, TraceId, UsageSource, char_cut,
@@ -651,21 +652,18 @@ fn unknown_session() -> Arc<str> {
 /// of the last few costs a comparison and a reference count instead of an allocation (that
 /// the writer thread would have to free).
 fn shared_str(text: &str) -> Arc<str> {
-    const SLOTS: usize = 4;
     thread_local! {
-        static RECENT: std::cell::RefCell<([Option<Arc<str>>; SLOTS], usize)> =
-            const { std::cell::RefCell::new(([None, None, None, None], 0)) };
+        static RECENT: std::cell::RefCell<Recent<Arc<str>, 4>> =
+            const { std::cell::RefCell::new(Recent::new()) };
     }
     RECENT
         .try_with(|recent| {
             let mut recent = recent.borrow_mut();
-            let (slots, next) = &mut *recent;
-            if let Some(found) = slots.iter().flatten().find(|s| ***s == *text) {
+            if let Some(found) = recent.find(|s| **s == *text) {
                 return found.clone();
             }
             let fresh: Arc<str> = Arc::from(text);
-            slots[*next] = Some(fresh.clone());
-            *next = (*next + 1) % SLOTS;
+            recent.insert(fresh.clone());
             fresh
         })
         .unwrap_or_else(|_| Arc::from(text))

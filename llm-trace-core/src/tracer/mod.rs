@@ -21,6 +21,7 @@ use crate::config::{Config, Overflow};
 use crate::error::Error;
 use crate::payload::Captured;
 use crate::pricing::{Price, PriceTable};
+use crate::recent::Recent;
 use crate::recorder::{CallRecorder, Unredacted};
 use crate::sink::{JsonlSink, Sink};
 use crate::summary::Summary;
@@ -334,8 +335,7 @@ impl Tracer {
         PRICES
             .try_with(|cache| {
                 let mut cache = cache.borrow_mut();
-                let (slots, next) = &mut *cache;
-                let hit = slots.iter().flatten().find(|e| {
+                let hit = cache.find(|e| {
                     e.tracer == self.inner.id
                         && same(&e.model, model)
                         && match (&e.response_model, response_model) {
@@ -348,13 +348,12 @@ impl Tracer {
                     return entry.price;
                 }
                 let price = resolve();
-                slots[*next] = Some(PriceEntry {
+                cache.insert(PriceEntry {
                     tracer: self.inner.id,
                     response_model: response_model.cloned(),
                     model: model.clone(),
                     price,
                 });
-                *next = (*next + 1) % PRICE_SLOTS;
                 price
             })
             .unwrap_or_else(|_| resolve())
@@ -393,8 +392,8 @@ struct PriceEntry {
 
 thread_local! {
     static STASH: std::cell::RefCell<worker::Boxes> = const { std::cell::RefCell::new(Vec::new()) };
-    static PRICES: std::cell::RefCell<([Option<PriceEntry>; PRICE_SLOTS], usize)> =
-        const { std::cell::RefCell::new(([None, None, None, None], 0)) };
+    static PRICES: std::cell::RefCell<Recent<PriceEntry, PRICE_SLOTS>> =
+        const { std::cell::RefCell::new(Recent::new()) };
 }
 
 /// Keeps a trace that never reached the writer for this thread's next call.
