@@ -29,6 +29,7 @@
 
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod bytescan;
 pub mod config;
 pub mod context;
 mod error;

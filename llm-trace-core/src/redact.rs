@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::bytescan;
+
 /// What to redact. `Redaction::default()` has the secret rules on and the personal-data rules
 /// off.
 ///
@@ -168,46 +170,54 @@ impl Redaction {
     /// needs (a key's fixed prefix, the word `bearer`, `@`, enough digits in one run), so that
     /// clean text, the usual case, skips the scanner. It never says no where the scanner would
     /// find something.
+    ///
+    /// One pass, 16 bytes at a time: a window with no digit and no byte a key or `bearer`
+    /// starts around (see [`anchored_at`](Self::anchored_at)) is skipped whole, which is most
+    /// of prose; only the bytes found are looked at one by one.
     fn may_match(&self, b: &[u8]) -> bool {
         if self.emails && memchr::memchr(b'@', b).is_some() {
             return true;
         }
-        if self.cards || self.phones {
-            // A card needs 13 digits, a phone 10, all in one run of digits and separators.
-            let needed = if self.phones { 10 } else { 13 };
-            if longest_number_run(b) >= needed {
+        // A card needs 13 digits, a phone 10, all in one run of digits and separators.
+        let needed = match (self.cards, self.phones) {
+            (_, true) => 10,
+            (true, false) => 13,
+            (false, false) => usize::MAX,
+        };
+        let mut run = 0;
+        // The padding of a short text is not fresh: it is never looked at.
+        bytescan::windows(b, 0).any(|(at, window, fresh)| {
+            let window = &window;
+            if needed != usize::MAX && number_runs(window, fresh, &mut run, needed) {
                 return true;
             }
-        }
-        if self.api_keys {
-            for i in memchr::memchr3_iter(b'-', b'_', b'A', b) {
-                let (before, after) = (&b[..i], &b[i + 1..]);
-                let hit = match b[i] {
-                    b'-' => {
-                        before.ends_with(b"sk")
-                            || before.ends_with(b"xoxb")
-                            || before.ends_with(b"xoxp")
-                    }
-                    b'_' => before.ends_with(b"ghp") || before.ends_with(b"github"),
-                    _ => {
-                        after.starts_with(b"Iza")
-                            || after.starts_with(b"KIA")
-                            || after.starts_with(b"SIA")
-                    }
-                };
-                if hit {
-                    return true;
-                }
+            // `b` or `B` is one test: they differ only in bit 5.
+            let anchors = fresh
+                & bytescan::mask(window, |c| {
+                    (c == b'-') | (c == b'_') | (c == b'A') | (c | 0x20 == b'b')
+                });
+            bytescan::positions(anchors).any(|i| self.anchored_at(b, at + i))
+        })
+    }
+
+    /// Whether an enabled key or bearer rule could match around `b[i]`: a key prefix ending in
+    /// `-` or `_` there, or starting at an `A` there (`AIza`, `AKIA`, `ASIA`), or the word
+    /// `bearer` in any case starting there.
+    fn anchored_at(&self, b: &[u8], i: usize) -> bool {
+        let (before, after) = (&b[..i], &b[i + 1..]);
+        match b[i] {
+            b'-' if self.api_keys => {
+                before.ends_with(b"sk") || before.ends_with(b"xoxb") || before.ends_with(b"xoxp")
             }
-        }
-        if self.bearer_tokens {
-            for i in memchr::memchr2_iter(b'b', b'B', b) {
-                if b.len() > i + 6 && b[i..i + 6].eq_ignore_ascii_case(b"bearer") {
-                    return true;
-                }
+            b'_' if self.api_keys => before.ends_with(b"ghp") || before.ends_with(b"github"),
+            b'A' if self.api_keys => {
+                after.starts_with(b"Iza") || after.starts_with(b"KIA") || after.starts_with(b"SIA")
             }
+            b'b' | b'B' if self.bearer_tokens => {
+                after.len() > 5 && after[..5].eq_ignore_ascii_case(b"earer")
+            }
+            _ => false,
         }
-        false
     }
 
     /// The length and rule of a secret starting at `i`, if any. Every rule starts on an ASCII
@@ -298,40 +308,39 @@ impl Redaction {
     }
 }
 
-/// The most digits in one run of digits and the separators [`Redaction::number`] accepts: an
-/// upper bound of the digits any card or phone number match can hold.
-fn longest_number_run(b: &[u8]) -> usize {
-    fn step(c: u8, run: &mut usize, best: &mut usize) {
-        if c.is_ascii_digit() {
-            *run += 1;
-            *best = (*best).max(*run);
-        } else if !matches!(c, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
-            *run = 0;
-        }
+/// Follows the runs of digits and separators through the `fresh` bytes of a window (the others
+/// were seen before): `run` counts the digits of the run reaching them, and then of the run
+/// reaching the window's end. True if a run may
+/// hold `needed` digits, an upper bound of the digits any card or phone number match can hold.
+///
+/// Over-estimates, which only ever costs a scan: every byte from `' '` to `'/'` counts as a
+/// separator (the scanner accepts six of them; one range test is what vectorizes), and a run
+/// inside the chunk counts every digit between the chunk's first and last other byte.
+fn number_runs(
+    window: &[u8; bytescan::LANES],
+    fresh: u128,
+    run: &mut usize,
+    needed: usize,
+) -> bool {
+    let digits = fresh & bytescan::mask(window, |c| c.is_ascii_digit());
+    if digits == 0 && *run == 0 {
+        return false; // the usual case: prose
     }
-    let (mut best, mut run) = (0, 0);
-    let mut words = b.chunks_exact(8);
-    for word in &mut words {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        // Eight bytes without a digit, outside a run, change nothing: skip them whole.
-        if run == 0 && !has_digit(u64::from_le_bytes(bytes)) {
-            continue;
-        }
-        word.iter().for_each(|&c| step(c, &mut run, &mut best));
+    // `' '..='/'` and `'0'..='9'` are the one range `0x20..=0x39`.
+    let breaks = fresh & !bytescan::mask(window, |c| c.wrapping_sub(b' ') <= b'9' - b' ');
+    if breaks == 0 {
+        *run += bytescan::count(digits);
+        return *run >= needed;
     }
-    words.remainder().iter().for_each(|&c| step(c, &mut run, &mut best));
-    best
-}
-
-/// Whether any of the 8 bytes of `x` is an ASCII digit (the "has a byte between" bit trick:
-/// bytes above 127 never count).
-fn has_digit(x: u64) -> bool {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES * 128;
-    let (below, above) = (b'0' as u64 - 1, b'9' as u64 + 1);
-    let low7 = x & (ONES * 127);
-    ((ONES * (127 + above)).wrapping_sub(low7) & !x & (low7 + ONES * (127 - below)) & HIGH) != 0
+    let (first, last) = (breaks.trailing_zeros(), 127 - breaks.leading_zeros());
+    let before_first = digits & ((1 << first) - 1);
+    let after_last = digits & u128::MAX.checked_shl(last + 1).unwrap_or(0);
+    let between = digits & !before_first & !after_last;
+    if *run + bytescan::count(before_first) >= needed || bytescan::count(between) >= needed {
+        return true;
+    }
+    *run = bytescan::count(after_last);
+    *run >= needed
 }
 
 fn is_word(c: u8) -> bool {
@@ -521,21 +530,6 @@ mod tests {
     }
 
     #[test]
-    fn digits_are_found_in_any_byte_of_a_word() {
-        for byte in 0..=255u8 {
-            for at in 0..8 {
-                let mut word = [b'x'; 8];
-                word[at] = byte;
-                assert_eq!(has_digit(u64::from_le_bytes(word)), byte.is_ascii_digit(), "{byte}");
-            }
-        }
-        let mut word = *b"/:0/:9/:";
-        assert!(has_digit(u64::from_le_bytes(word)));
-        word = *b"/:/:\xff\x80:/";
-        assert!(!has_digit(u64::from_le_bytes(word)));
-    }
-
-    #[test]
     fn the_quick_test_never_skips_a_match() {
         // Random texts made of pieces of every rule and of near misses: wherever the scanner
         // finds something, the quick test must have let it run.
@@ -586,7 +580,7 @@ mod tests {
         let rules = [Redaction::default(), all(), Redaction { cards: false, ..all() }];
         let mut found = 0;
         for _ in 0..200_000 {
-            let n = rng.usize(0..12);
+            let n = rng.usize(0..20);
             let text: String = (0..n).map(|_| pieces[rng.usize(..pieces.len())]).collect();
             for r in &rules {
                 if let Cow::Owned(_) = r.scan_all(&text) {
@@ -607,6 +601,29 @@ mod tests {
         }
         let clean = "My invoice for March shows a double charge of 49.90 EUR, can you check it?";
         assert!(!Redaction::default().may_match(clean.repeat(4).as_bytes()));
+    }
+
+    #[test]
+    fn the_quick_test_finds_numbers_across_chunks() {
+        // Every placement of a card, a phone number and a run cut by the end of the text
+        // against the 16-byte chunks of the quick test.
+        let phones = Redaction { phones: true, ..Redaction::default() };
+        for pad in 0..40 {
+            let x = "x".repeat(pad);
+            for (rules, text) in [
+                (Redaction::default(), format!("{x} 4111 1111 1111 1111 paid")),
+                (Redaction::default(), format!("{x} 4111-1111-1111-1111")),
+                (phones.clone(), format!("{x} call +1 (415) 555-0100 now")),
+                (phones.clone(), format!("{x}.4255000000")),
+            ] {
+                assert!(rules.may_match(text.as_bytes()), "{text:?}");
+                assert!(matches!(rules.apply(&text), Cow::Owned(_)), "{text:?}");
+            }
+            // Twelve digits are no card, however they fall (a separator does not end a run,
+            // a letter does).
+            let short = format!("{x} 4111 1111 1111 and 2222 2222 2222");
+            assert!(!Redaction::default().may_match(short.as_bytes()), "{short:?}");
+        }
     }
 
     #[test]

@@ -234,6 +234,7 @@ mod json {
     use serde_json::ser::{CompactFormatter, Formatter};
 
     use super::{LlmTrace, TraceError, UsageSource};
+    use crate::bytescan;
 
     impl LlmTrace {
         /// Appends the JSON object of this trace (no newline) to `out`.
@@ -400,35 +401,12 @@ mod json {
         }
     }
 
-    pub(super) fn needs_escape(b: &[u8]) -> bool {
-        const ONES: u64 = u64::MAX / 255;
-        const HIGH: u64 = ONES * 128;
-        // The high bit of each byte of the result is set where `x` has a zero byte (exact as
-        // to whether there is one).
-        let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x;
-        // A byte below 0x20, or equal to `"` or `\\`, in any of eight bytes.
-        let special = |x: u64| {
-            (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
-                | (zero_bytes(x ^ (ONES * u64::from(b'"'))) & HIGH)
-                | (zero_bytes(x ^ (ONES * u64::from(b'\\'))) & HIGH)
-        };
-        let word = |w: &[u8]| {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(w);
-            u64::from_le_bytes(bytes)
-        };
-        let mut pairs = b.chunks_exact(16);
-        for pair in &mut pairs {
-            if special(word(&pair[..8])) | special(word(&pair[8..])) != 0 {
-                return true;
-            }
-        }
-        let rest = pairs.remainder();
-        let mut words = rest.chunks_exact(8);
-        if words.any(|w| special(word(w)) != 0) {
-            return true;
-        }
-        words.remainder().iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+    fn needs_escape(b: &[u8]) -> bool {
+        // A space pads a short text: it needs no escape. Bytes seen twice (the last window
+        // may overlap) are no harm here.
+        bytescan::windows(b, b' ').any(|(_, window, _)| {
+            bytescan::mask(&window, |c| (c < 0x20) | (c == b'"') | (c == b'\\')) != 0
+        })
     }
 }
 
