@@ -398,36 +398,47 @@ impl Worker {
 /// How long the writer naps between polls of an empty queue, and when it blocks instead.
 ///
 /// Every wake-up costs a context switch and a cold cache, taken from the application on a
-/// small machine: with a call every 200 µs (`benches/end_to_end.rs`), naps of 1–2 ms cost the
-/// writer 14 µs of CPU per traced call and these 5 µs (its own thread's CPU time, from
-/// `/proc`). So naps double from 1 ms up to 10 ms
-/// while each wake-up finds only a few traces, and drop back to 1 ms after one that found a
-/// burst (so the next burst, likely soon, waits 1 ms, not 10). After 100 ms without a trace
-/// the writer blocks until the next one. Traces wait in the queue meanwhile, which holds far
-/// more than 10 ms of them. Whoever needs the writer at once unparks it ([`Waker`]): a
-/// flush, a shutdown, a summary sync, a caller that finds the queue full.
+/// small machine: on the 2-vCPU VM of the benchmarks a thread waking from `park_timeout`
+/// spends 60–70 µs of CPU time per wake-up before doing anything, against about 1.5 µs of
+/// work per trace. So a nap is sized to find about [`TARGET`](Self::TARGET) traces at the
+/// rate the last one saw: it at most doubles after a wake-up that found fewer (from 1 ms, up
+/// to 50 ms), and shrinks in proportion after one that found more, down to 1 ms for a burst.
+/// With a call every 200 µs (`benches/end_to_end.rs`) that is ~20 wake-ups a second instead
+/// of ~100 with naps of at most 10 ms. After 100 ms without a trace the writer blocks until
+/// the next one. Traces wait in the queue meanwhile, which holds far more than a nap's worth
+/// of them, and the log is flushed on its own interval whatever the naps. Whoever needs the
+/// writer at once unparks it ([`Waker`]): a flush, a shutdown, a summary sync, a caller that
+/// finds the queue full.
 struct Idle {
     since: Option<Instant>,
+    /// The next nap.
     nap: Duration,
+    /// The nap just taken.
+    last: Duration,
 }
 
 impl Idle {
     const SHORT_NAP: Duration = Duration::from_millis(1);
-    const LONG_NAP: Duration = Duration::from_millis(10);
-    /// Traces found by one wake-up that make it a burst.
-    const BURST: usize = 256;
+    const LONG_NAP: Duration = Duration::from_millis(50);
+    /// Traces a wake-up should find.
+    const TARGET: u32 = 256;
     const QUIET: Duration = Duration::from_millis(100);
 
     fn new() -> Idle {
-        Idle { since: None, nap: Self::SHORT_NAP }
+        Idle { since: None, nap: Self::SHORT_NAP, last: Self::SHORT_NAP }
     }
 
     /// After a wake-up that found `traces` traces (and other messages).
     fn worked(&mut self, traces: usize) {
         self.since = None;
-        if traces >= Self::BURST {
-            self.nap = Self::SHORT_NAP;
+        if traces == 0 {
+            return; // a control message: it says nothing about the flow of traces
         }
+        let traces = u32::try_from(traces).unwrap_or(u32::MAX);
+        // What would have found TARGET traces at this rate, at most twice the last nap (the
+        // flow may pick up).
+        let fit = self.last * Self::TARGET / traces;
+        self.nap = fit.min(self.last * 2).clamp(Self::SHORT_NAP, Self::LONG_NAP);
     }
 
     /// The next nap, or `None` once the queue has been quiet long enough to block.
@@ -435,11 +446,13 @@ impl Idle {
         let since = *self.since.get_or_insert_with(Instant::now);
         if since.elapsed() >= Self::QUIET {
             self.nap = Self::SHORT_NAP;
+            self.last = Self::SHORT_NAP;
             return None;
         }
-        let nap = self.nap;
-        self.nap = (nap * 2).min(Self::LONG_NAP);
-        Some(nap)
+        self.last = self.nap;
+        // Should this nap find nothing, the next is longer.
+        self.nap = (self.nap * 2).min(Self::LONG_NAP);
+        Some(self.last)
     }
 }
 
@@ -479,11 +492,33 @@ mod tests {
     #[test]
     fn naps_lengthen_while_traces_trickle_and_shorten_after_a_burst() {
         let mut idle = Idle::new();
-        assert_eq!(naps(&mut idle, 6), [1, 2, 4, 8, 10, 10]);
+        // Wake-ups that find nothing: each nap twice the last, up to the longest.
+        assert_eq!(naps(&mut idle, 8), [1, 2, 4, 8, 16, 32, 50, 50]);
         idle.worked(5); // a trickle: the naps stay long
-        assert_eq!(naps(&mut idle, 1), [10]);
-        idle.worked(Idle::BURST); // a burst: the next one is likely soon
-        assert_eq!(naps(&mut idle, 3), [1, 2, 4]);
+        assert_eq!(naps(&mut idle, 1), [50]);
+        idle.worked(100_000); // a burst: the next one is likely soon
+        assert_eq!(naps(&mut idle, 1), [1]);
+        idle.worked(8); // a few: at most twice as long
+        assert_eq!(naps(&mut idle, 1), [2]);
+    }
+
+    #[test]
+    fn naps_settle_where_a_wake_up_finds_about_the_target() {
+        let mut idle = Idle::new();
+        // A steady 10 traces per millisecond: the naps grow until one finds more than the
+        // target, then settle on the nap that finds it (25.6 ms).
+        let per_ms = |nap: Duration, rate: u128| (nap.as_micros() * rate / 1000) as usize;
+        let mut taken = Vec::new();
+        for _ in 0..12 {
+            let nap = idle.next_sleep().unwrap();
+            taken.push(nap.as_millis() as u64);
+            idle.worked(per_ms(nap, 10));
+        }
+        assert_eq!(taken, [1, 2, 4, 8, 16, 25, 25, 25, 25, 25, 25, 25]);
+        // The flow doubles: the next nap halves.
+        let nap = idle.next_sleep().unwrap();
+        idle.worked(per_ms(nap, 20));
+        assert_eq!(naps(&mut idle, 1), [12]);
     }
 
     #[test]
@@ -492,7 +527,7 @@ mod tests {
         assert_eq!(naps(&mut idle, 4), [1, 2, 4, 8]);
         idle.since = Instant::now().checked_sub(Idle::QUIET);
         assert_eq!(idle.next_sleep(), None, "blocks after a quiet spell");
-        idle.worked(1);
-        assert_eq!(naps(&mut idle, 2), [1, 2]);
+        idle.worked(1); // the call that ended the wait
+        assert_eq!(naps(&mut idle, 2), [2, 4]);
     }
 }
