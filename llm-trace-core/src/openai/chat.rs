@@ -11,7 +11,7 @@ use async_openai::types::chat::{
 };
 use async_openai::{Chat, RequestOptions};
 
-use super::Settings;
+use super::{Settings, keep_request, keep_response};
 use tracing::Instrument;
 
 use super::error::trace_error;
@@ -101,17 +101,13 @@ impl<'c, C: Config> TracedChat<'c, C> {
 fn start_chat(settings: &Settings, request: &CreateChatCompletionRequest) -> CallRecorder {
     let mut rec = settings.start("chat", &request.model);
     record_chat_request(&mut rec, request);
-    if rec.captures_payloads() {
-        rec.request_payload_owned(request.clone());
-    }
+    keep_request(&mut rec, request);
     rec
 }
 
 /// Finishes the recorder of a chat request with its response.
 fn finish_chat(mut rec: CallRecorder, response: &CreateChatCompletionResponse) {
-    if rec.captures_payloads() {
-        rec.response_payload_owned(response.clone());
-    }
+    keep_response(&mut rec, response);
     rec.response_model(&response.model);
     if let Some(u) = &response.usage {
         rec.usage(usage(u));

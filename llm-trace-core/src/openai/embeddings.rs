@@ -11,7 +11,7 @@ use async_openai::types::embeddings::{
 };
 use async_openai::{Embeddings, RequestOptions};
 
-use super::Settings;
+use super::{Settings, keep_request, keep_response};
 use tracing::Instrument;
 
 use super::error::trace_error;
@@ -39,9 +39,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         let result = self.embeddings.create(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => {
-                if rec.captures_payloads() {
-                    rec.response_payload_owned(r.clone());
-                }
+                keep_response(&mut rec, r);
                 let dims = r.data.first().map_or(0, |e| e.embedding.len());
                 finish(rec, &r.model, &r.usage, r.data.len(), dims);
             }
@@ -59,9 +57,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         let result = self.embeddings.create_base64(request).instrument(rec.span().clone()).await;
         match &result {
             Ok(r) => {
-                if rec.captures_payloads() {
-                    rec.response_payload_owned(r.clone());
-                }
+                keep_response(&mut rec, r);
                 finish(rec, &r.model, &r.usage, r.data.len(), 0)
             }
             Err(e) => {
@@ -80,9 +76,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
             EmbeddingInput::ArrayOfIntegerArray(v) => (v.len(), None),
         };
         rec.metadata("input_count", count);
-        if rec.captures_payloads() {
-            rec.request_payload_owned(request.clone());
-        }
+        keep_request(&mut rec, request);
         if let Some(text) = first {
             rec.input(text);
         }

@@ -115,6 +115,24 @@ impl Settings {
     }
 }
 
+/// Hands a copy of the request to the payload store, serialized later on the payload thread;
+/// the copy is made only when there is a store.
+fn keep_request<T: Clone + serde::Serialize + Send + 'static>(rec: &mut CallRecorder, request: &T) {
+    if rec.captures_payloads() {
+        rec.request_payload_owned(request.clone());
+    }
+}
+
+/// Hands a copy of the response to the payload store; see [`keep_request`].
+fn keep_response<T: Clone + serde::Serialize + Send + 'static>(
+    rec: &mut CallRecorder,
+    response: &T,
+) {
+    if rec.captures_payloads() {
+        rec.response_payload_owned(response.clone());
+    }
+}
+
 impl<C: Config> TracedClient<C> {
     /// Wraps `client`. Calls are recorded on the current tracer ([`Tracer::current`]) at the
     /// time of each call, with provider `openai`.
