@@ -7,59 +7,26 @@
 
 use std::time::Duration;
 
-use async_openai::Client;
-use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
     ChatCompletionRequestUserMessage, ChatCompletionResponseStream, ChatCompletionStreamOptions,
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
 };
 use futures_util::StreamExt;
-use llm_trace::openai::TracedClient;
-use llm_trace::sink::MemorySink;
-use llm_trace::{ErrorKind, FinishReason, LlmTrace, Tracer, UsageSource};
-use llm_trace_mock::{MockServer, Script};
+use llm_trace::{ErrorKind, FinishReason, UsageSource};
+use llm_trace_mock::Script;
+
+mod common;
+use common::Fixture;
 
 const KEY: &str = "sk-test-faults0123456789abcdefghijklmnop";
 
-struct Fixture {
-    server: MockServer,
-    tracer: Tracer,
-    memory: MemorySink,
-    plain: Client<OpenAIConfig>,
-    traced: TracedClient,
-}
-
 fn fixture_with(http: Option<reqwest::Client>) -> Fixture {
-    let server = MockServer::start().unwrap();
-    let memory = MemorySink::new();
-    let tracer = Tracer::builder().sink(memory.clone()).build().unwrap();
-    let config = OpenAIConfig::new().with_api_base(server.base_url()).with_api_key(KEY);
-    let mut plain = Client::with_config(config);
-    if let Some(http) = http {
-        plain = plain.with_http_client(http);
-    }
-    let traced = TracedClient::new(plain.clone()).with_tracer(tracer.clone());
-    Fixture { server, tracer, memory, plain, traced }
+    Fixture::new(KEY, http)
 }
 
 fn fixture() -> Fixture {
-    fixture_with(None)
-}
-
-impl Fixture {
-    fn traces(&self) -> Vec<LlmTrace> {
-        self.tracer.flush().unwrap();
-        self.memory.take()
-    }
-
-    fn only(&self) -> LlmTrace {
-        let mut traces = self.traces();
-        assert_eq!(traces.len(), 1, "exactly one trace: {traces:#?}");
-        let stats = self.tracer.stats();
-        assert_eq!((stats.dropped, stats.failed), (0, 0), "{stats:?}");
-        traces.remove(0)
-    }
+    Fixture::new(KEY, None)
 }
 
 fn chat(text: &str) -> CreateChatCompletionRequest {

@@ -16,41 +16,16 @@ use async_openai::types::chat::{
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
 use futures_util::StreamExt;
 use llm_trace::openai::TracedClient;
-use llm_trace::sink::MemorySink;
-use llm_trace::{ErrorKind, FinishReason, LlmTrace, Scope, Tracer, UsageSource};
-use llm_trace_mock::{MockServer, Script};
+use llm_trace::{ErrorKind, FinishReason, Scope, UsageSource};
+use llm_trace_mock::Script;
+
+mod common;
+use common::Fixture;
 
 const KEY: &str = "sk-test-PLANTEDkey0123456789abcdefghij";
 
-struct Fixture {
-    server: MockServer,
-    tracer: Tracer,
-    memory: MemorySink,
-    plain: Client<OpenAIConfig>,
-    traced: TracedClient,
-}
-
 fn fixture() -> Fixture {
-    let server = MockServer::start().unwrap();
-    let memory = MemorySink::new();
-    let tracer = Tracer::builder().sink(memory.clone()).build().unwrap();
-    let config = OpenAIConfig::new().with_api_base(server.base_url()).with_api_key(KEY);
-    let plain = Client::with_config(config);
-    let traced = TracedClient::new(plain.clone()).with_tracer(tracer.clone());
-    Fixture { server, tracer, memory, plain, traced }
-}
-
-impl Fixture {
-    fn traces(&self) -> Vec<LlmTrace> {
-        self.tracer.flush().unwrap();
-        self.memory.take()
-    }
-
-    fn only(&self) -> LlmTrace {
-        let mut traces = self.traces();
-        assert_eq!(traces.len(), 1, "exactly one trace: {traces:#?}");
-        traces.remove(0)
-    }
+    Fixture::new(KEY, None)
 }
 
 fn chat(model: &str, text: &str) -> CreateChatCompletionRequest {
