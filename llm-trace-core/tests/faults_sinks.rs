@@ -10,6 +10,9 @@ use llm_trace_core::reader::{LineProblem, LogReader};
 use llm_trace_core::sink::{JsonlSink, MemorySink, Sink, SinkError};
 use llm_trace_core::{Config, FinishReason, LlmTrace, Stats, Tracer, Usage};
 
+#[cfg(feature = "s3")]
+mod common;
+
 /// One traced call; returns what the "application" computed, which tracing must not change.
 fn traced_call(tracer: &Tracer, i: u64) -> u64 {
     let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
@@ -288,6 +291,7 @@ fn a_writer_killed_mid_write_leaves_every_complete_line_readable() {
 #[cfg(feature = "s3")]
 mod stores {
     use super::*;
+    use common::free_port;
     use std::io::BufReader;
     use std::net::TcpListener;
 
@@ -298,26 +302,13 @@ mod stores {
             .collect()
     }
 
-    fn free_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
+    /// Payloads in `s3://bucket/payloads` at `endpoint`, with requests given up after
+    /// `timeout`.
     fn s3_config(dir: &std::path::Path, endpoint: &str, timeout: &str) -> Config {
-        let mut config = Config::default();
-        config.dir = dir.to_path_buf();
-        config.payloads = llm_trace_core::Payloads::Url("s3://bucket/payloads".into());
-        config.payload_options = [
-            ("aws_endpoint", endpoint),
-            ("aws_allow_http", "true"),
-            ("aws_access_key_id", "test"),
-            ("aws_secret_access_key", "test"),
-            ("aws_region", "us-east-1"),
-            ("timeout", timeout),
-            ("connect_timeout", timeout),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut config = common::s3_config(dir, endpoint, "s3://bucket/payloads");
+        for option in ["timeout", "connect_timeout"] {
+            config.payload_options.push((option.to_string(), timeout.to_string()));
+        }
         config.shutdown_timeout = Duration::from_secs(60);
         config
     }

@@ -6,13 +6,16 @@
 //! set (as CI does), which turns the absence into a failure.
 #![cfg(feature = "s3")]
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, s3_config};
 use llm_trace_core::payload::{PayloadStore, key};
-use llm_trace_core::{Config, FinishReason, LlmTrace, Payloads, Tracer, Usage};
+use llm_trace_core::{FinishReason, LlmTrace, Tracer, Usage};
 
 struct Moto {
     child: Child,
@@ -24,10 +27,6 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start_moto() -> Option<Moto> {
@@ -72,23 +71,6 @@ fn create_bucket(addr: SocketAddr, bucket: &str) {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-}
-
-fn s3_config(dir: &std::path::Path, endpoint: &str, url: &str) -> Config {
-    let mut config = Config::default();
-    config.dir = dir.to_path_buf();
-    config.payloads = Payloads::Url(url.into());
-    config.payload_options = [
-        ("aws_endpoint", endpoint),
-        ("aws_allow_http", "true"),
-        ("aws_access_key_id", "test"),
-        ("aws_secret_access_key", "test"),
-        ("aws_region", "us-east-1"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    config
 }
 
 fn call(tracer: &Tracer) -> (llm_trace_core::TraceId, u64) {
