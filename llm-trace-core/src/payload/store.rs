@@ -111,11 +111,12 @@ impl PayloadStore {
     pub(crate) fn put_all(&self, documents: Vec<(String, Vec<u8>)>) -> (usize, Option<String>) {
         match &self.backend {
             Backend::Local(dir) => {
-                let mut folders = LocalFolders::default();
+                // The date folder made last: most calls of a batch share one.
+                let mut made: Option<PathBuf> = None;
                 let mut failed = 0;
                 let mut first = None;
                 for (key, bytes) in documents {
-                    if let Err(e) = write_local(dir, &key, &bytes, &mut folders) {
+                    if let Err(e) = write_local(dir, &key, &bytes, &mut made) {
                         failed += 1;
                         first.get_or_insert_with(|| format!("{key}: {e}"));
                     }
@@ -132,25 +133,20 @@ impl PayloadStore {
     }
 }
 
-/// The date folders made in this batch (most calls of a batch share one).
-#[derive(Default)]
-struct LocalFolders {
-    last: Option<PathBuf>,
-}
-
 /// Writes `key` under `dir` atomically (a temporary file renamed into place, so a reader
-/// never sees half a payload), 0600 in 0700 folders.
+/// never sees half a payload), 0600 in 0700 folders. `made` is the folder made last, not
+/// made again.
 fn write_local(
     dir: &Path,
     key: &str,
     bytes: &[u8],
-    folders: &mut LocalFolders,
+    made: &mut Option<PathBuf>,
 ) -> std::io::Result<()> {
     let path = dir.join(key);
     if let Some(folder) = path.parent() {
-        if folders.last.as_deref() != Some(folder) {
+        if made.as_deref() != Some(folder) {
             crate::sink::create_private_dir(folder)?;
-            folders.last = Some(folder.to_path_buf());
+            *made = Some(folder.to_path_buf());
         }
     }
     let mut temp = path.clone().into_os_string();
