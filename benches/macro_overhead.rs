@@ -3,45 +3,12 @@
 //!
 //! Run: `cargo bench --bench macro_overhead`.
 
-use std::future::Future;
+mod support;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use llm_trace::traced_llm;
-
-#[inline(never)]
-fn plain_sync(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-#[traced_llm(tags = ["support", "classification"])]
-#[inline(never)]
-fn annotated_sync(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-#[inline(never)]
-async fn plain_async(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-#[traced_llm(tags = ["support", "classification"])]
-#[inline(never)]
-async fn annotated_async(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+use support::macro_fns::{annotated_async, annotated_sync, block_on, plain_async, plain_sync};
 
 fn macro_overhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("macro");

@@ -13,45 +13,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use llm_trace::sink::JsonlSink;
-use llm_trace::{Config, FinishReason, Scope, Tracer, traced_llm};
+use llm_trace::{Config, FinishReason, Scope, Tracer};
+use support::macro_fns::{annotated_async, annotated_sync, block_on, plain_async, plain_sync};
 
 /// The calls counted: everything inside runs on the caller's thread.
 #[inline(never)]
 fn measured(n: u64, f: &mut dyn FnMut()) {
     for _ in 0..n {
         f();
-    }
-}
-
-#[inline(never)]
-fn plain_sync(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-#[traced_llm(tags = ["support", "classification"])]
-#[inline(never)]
-fn annotated_sync(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-#[inline(never)]
-async fn plain_async(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-#[traced_llm(tags = ["support", "classification"])]
-#[inline(never)]
-async fn annotated_async(x: u64) -> u64 {
-    black_box(x).wrapping_mul(31).rotate_left(7)
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }
 

@@ -13,6 +13,8 @@
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod macro_fns;
+
 use std::fs::File;
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
