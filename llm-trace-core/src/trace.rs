@@ -5,6 +5,7 @@
 //! fields are only ever appended (readers ignore fields they do not know).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -636,7 +637,40 @@ impl Timestamp {
     }
 
     /// Writes the RFC 3339 form into `out` without allocating.
+    ///
+    /// The traces of a batch were mostly made within the same minute: the date, hour and
+    /// minute (`2026-11-27T02:30:`) of the last one written on this thread are kept and
+    /// reused, so only the seconds and milliseconds are computed again.
     fn write_rfc3339(&self, out: &mut [u8; 24]) {
+        const PREFIX: usize = 17;
+        thread_local! {
+            /// A minute (since the epoch) and its first 17 bytes.
+            static MINUTE: Cell<(i64, [u8; PREFIX])> = const { Cell::new((i64::MIN, [0; PREFIX])) };
+        }
+        let minute = self.0.div_euclid(60_000);
+        let cached = MINUTE.try_with(Cell::get).ok().filter(|(cached, _)| *cached == minute);
+        let Some((_, prefix)) = cached else {
+            self.write_rfc3339_uncached(out);
+            let mut prefix = [0; PREFIX];
+            prefix.copy_from_slice(&out[..PREFIX]);
+            let _ = MINUTE.try_with(|m| m.set((minute, prefix)));
+            return;
+        };
+        let ms = self.0.rem_euclid(60_000) as u32;
+        out[..PREFIX].copy_from_slice(&prefix);
+        let digit = |value: u32| b'0' + (value % 10) as u8;
+        out[PREFIX..].copy_from_slice(&[
+            digit(ms / 10_000),
+            digit(ms / 1000),
+            b'.',
+            digit(ms / 100),
+            digit(ms / 10),
+            digit(ms),
+            b'Z',
+        ]);
+    }
+
+    fn write_rfc3339_uncached(&self, out: &mut [u8; 24]) {
         use chrono::{Datelike, Timelike};
         // Years 1970 to 9999 by arithmetic (the civil-from-days algorithm of H. Hinnant), any
         // other through chrono.
@@ -1267,6 +1301,16 @@ mod tests {
         }
         for _ in 0..200_000 {
             check(rng.i64(0..253_402_300_800_000));
+        }
+        // Runs within one minute, and back and forth across minutes (the cached prefix).
+        let now = 1_795_720_733_123;
+        for step in [1, 7, 999, 1000, 59_999, 60_000, 60_001] {
+            for i in -200..200 {
+                check(now + i * step);
+            }
+        }
+        for i in 0..2_000 {
+            check(now + if i % 2 == 0 { i } else { -i * 61_000 });
         }
     }
 
