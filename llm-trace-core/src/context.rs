@@ -325,6 +325,7 @@ impl StaticScope {
     }
 
     /// Enters the scope on this thread until the guard is dropped (see [`Scope::enter`]).
+    #[inline]
     pub fn enter(&'static self) -> ScopeGuard {
         let depth = push(self.frame());
         ScopeGuard { depth, _not_send: PhantomData }
@@ -342,6 +343,7 @@ impl StaticScope {
         WithContext { frame: Some(self.frame()), inner: Some(future) }
     }
 
+    #[inline]
     fn frame(&'static self) -> Frame {
         Frame::Static { scope: self, cached: None }
     }
@@ -366,6 +368,7 @@ thread_local! {
 }
 
 /// Pushes `frame`, returning the stack depth to restore.
+#[inline]
 fn push(frame: Frame) -> usize {
     STACK
         .try_with(|stack| {
@@ -378,6 +381,7 @@ fn push(frame: Frame) -> usize {
 
 /// Restores the stack to `depth` entries, returning the frame that was at `depth` (so a
 /// future can keep the context it cached).
+#[inline]
 fn pop_to(depth: usize) -> Option<Frame> {
     STACK
         .try_with(|stack| {
@@ -434,8 +438,10 @@ pub struct ScopeGuard {
 }
 
 impl Drop for ScopeGuard {
+    #[inline]
     fn drop(&mut self) {
-        pop_to(self.depth);
+        // Dropped in place: nothing is moved out to be dropped after.
+        let _ = STACK.try_with(|stack| stack.borrow_mut().truncate(self.depth));
     }
 }
 
@@ -493,9 +499,13 @@ struct Entered<'a> {
 }
 
 impl Drop for Entered<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(depth) = self.depth {
-            *self.frame = pop_to(depth);
+            // The slot is empty (its frame was pushed): forgetting the `None` it holds saves
+            // the drop code of a `Frame` on every poll.
+            debug_assert!(self.frame.is_none());
+            std::mem::forget(std::mem::replace(self.frame, pop_to(depth)));
         }
     }
 }
