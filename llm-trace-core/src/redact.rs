@@ -310,12 +310,12 @@ impl Redaction {
 
 /// Follows the runs of digits and separators through the `fresh` bytes of a window (the others
 /// were seen before): `run` counts the digits of the run reaching them, and then of the run
-/// reaching the window's end. True if a run may
-/// hold `needed` digits, an upper bound of the digits any card or phone number match can hold.
+/// reaching the window's end. True if a run may hold `needed` digits, an upper bound of the
+/// digits any card or phone number match can hold.
 ///
 /// Over-estimates, which only ever costs a scan: every byte from `' '` to `'/'` counts as a
-/// separator (the scanner accepts six of them; one range test is what vectorizes), and a run
-/// inside the chunk counts every digit between the chunk's first and last other byte.
+/// separator (the scanner accepts six of them; one range test is what vectorizes), and the
+/// runs inside the window count as one, of every digit between its first and last other byte.
 fn number_runs(
     window: &[u8; bytescan::LANES],
     fresh: u128,
@@ -604,9 +604,9 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_test_finds_numbers_across_chunks() {
+    fn the_quick_test_finds_numbers_across_windows() {
         // Every placement of a card, a phone number and a run cut by the end of the text
-        // against the 16-byte chunks of the quick test.
+        // against the 16-byte windows of the quick test.
         let phones = Redaction { phones: true, ..Redaction::default() };
         for pad in 0..40 {
             let x = "x".repeat(pad);
