@@ -4,7 +4,7 @@
 //! caller's thread and on the writer's.
 //!
 //! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
-//! `otel`, `macro_sync_plain`, `macro_sync_annotated`, `macro_async_plain`,
+//! `otel`, `otel_openai`, `macro_sync_plain`, `macro_sync_annotated`, `macro_async_plain`,
 //! `macro_async_annotated`.
 
 mod support;
@@ -85,6 +85,12 @@ fn main() {
         "otel" => {
             let peer = support::OtelPeer::new(dir.path());
             chunks(&mut || peer.record(), &|| peer.drain());
+            peer.provider.shutdown().unwrap();
+        }
+        "otel_openai" => {
+            let peer = support::OtelPeer::new(dir.path());
+            let (request, response) = support::openai_values();
+            chunks(&mut || peer.record_openai(&request, &response), &|| peer.drain());
             peer.provider.shutdown().unwrap();
         }
         "macro_sync_plain" => measured(n, &mut || {

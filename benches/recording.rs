@@ -94,6 +94,12 @@ fn caller(c: &mut Criterion) {
     group.bench_function("otel_sdk", |b| {
         b.iter_custom(|iters| chunked(iters, || otel_peer.record(), || otel_peer.drain()))
     });
+    // The same span built from the request and response TracedClient records (above).
+    group.bench_function("otel_sdk_from_openai_values", |b| {
+        b.iter_custom(|iters| {
+            chunked(iters, || otel_peer.record_openai(&request, &response), || otel_peer.drain())
+        })
+    });
     group.finish();
 
     let stats = tracer.stats();
