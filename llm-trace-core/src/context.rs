@@ -214,14 +214,16 @@ struct ScopeData {
 }
 
 impl ScopeData {
-    fn view(&self) -> ScopeView<'_> {
-        ScopeView {
+    /// The scope's view and its cache, borrowed apart.
+    fn view_and_cache(&mut self) -> (ScopeView<'_>, &mut Option<Arc<CallContext>>) {
+        let view = ScopeView {
             name: &self.name,
             module_path: &self.module_path,
             tags: self.tags,
             metadata: &self.metadata,
             session: self.session.as_ref(),
-        }
+        };
+        (view, &mut self.cached)
     }
 }
 
@@ -410,22 +412,25 @@ fn materialize_ref(stack: &mut [Frame]) -> Option<&Arc<CallContext>> {
         Frame::Captured(context) => Some(context),
         // Outermost: the context is the same on every entry, on every thread.
         Frame::Static { scope, .. } if below.is_empty() => Some(scope.root_context()),
-        Frame::Static { scope, cached } => {
-            if cached.is_none() {
-                let parent = materialize(below);
-                *cached = Some(Arc::new(CallContext::child_of(parent.as_deref(), scope.view())));
-            }
-            cached.as_ref()
-        }
+        Frame::Static { scope, cached } => cached_child(cached, below, scope.view()),
         Frame::Scope(scope) => {
-            if scope.cached.is_none() {
-                let parent = materialize(below);
-                let context = CallContext::child_of(parent.as_deref(), scope.view());
-                scope.cached = Some(Arc::new(context));
-            }
-            scope.cached.as_ref()
+            let (view, cached) = scope.view_and_cache();
+            cached_child(cached, below, view)
         }
     }
+}
+
+/// The context of `scope` inside the frames `below`, built on first use and kept in `cached`.
+fn cached_child<'a>(
+    cached: &'a mut Option<Arc<CallContext>>,
+    below: &mut [Frame],
+    scope: ScopeView<'_>,
+) -> Option<&'a Arc<CallContext>> {
+    if cached.is_none() {
+        let parent = materialize(below);
+        *cached = Some(Arc::new(CallContext::child_of(parent.as_deref(), scope)));
+    }
+    cached.as_ref()
 }
 
 /// Leaves the scope when dropped, also when unwinding from a panic, so no stale context is
