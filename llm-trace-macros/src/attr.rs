@@ -125,7 +125,6 @@ impl Parse for Args {
     }
 }
 
-/// The span and a description of the next token, for errors.
 /// After an item of a bracketed list: `Ok(true)` at the end of the list, `Ok(false)` once past
 /// the `,` that follows the item, an error made by `message` (from what was found) otherwise.
 fn end_or_comma(
@@ -143,6 +142,7 @@ fn end_or_comma(
     Ok(false)
 }
 
+/// The span and a description of the next token, for errors.
 fn next_token(input: ParseStream<'_>) -> (Span, String) {
     match input.cursor().token_tree() {
         Some((tt, _)) => {
