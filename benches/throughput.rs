@@ -76,7 +76,7 @@ fn throughput(c: &mut Criterion) {
                     t.input_preview = PROMPT[..200].to_owned();
                     t.output_preview = ANSWER[..200].to_owned();
                     t.prompt_tokens = i;
-                    t
+                    Box::new(t)
                 })
                 .collect();
             b.iter_custom(|iters| {

@@ -77,7 +77,7 @@ struct EveryOtherBatchFails {
 }
 
 impl Sink for EveryOtherBatchFails {
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         let n = batch.len() as u64;
         if self.batches.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
             self.failed_traces.fetch_add(n, Ordering::SeqCst);
@@ -154,7 +154,7 @@ impl Sink for PanicsAlways {
     fn name(&self) -> std::borrow::Cow<'static, str> {
         "panics".into()
     }
-    fn write(&mut self, _: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, _: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         panic!("user sink bug in write");
     }
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -447,7 +447,7 @@ fn settings_come_from_the_otel_variables() {
 fn large_batches_are_split_into_requests_of_at_most_512_spans() {
     let collector = Collector::start(&[]);
     let mut sink = collector.sink(OtlpOptions::default());
-    let traces: Vec<LlmTrace> = (0..1100).map(|_| LlmTrace::example()).collect();
+    let traces: Vec<Box<LlmTrace>> = (0..1100).map(|_| Box::new(LlmTrace::example())).collect();
     sink.write(&traces).unwrap();
     let sizes: Vec<usize> = (0..3).map(|_| collector.next().spans().len()).collect();
     assert_eq!(sizes, [512, 512, 76]);
@@ -484,14 +484,14 @@ fn retries_are_bounded_and_only_for_transient_statuses() {
     ]);
     let mut sink = collector.sink(OtlpOptions::default());
     let started = Instant::now();
-    let err = sink.write(&[LlmTrace::example()]).unwrap_err().to_string();
+    let err = sink.write(&[Box::new(LlmTrace::example())]).unwrap_err().to_string();
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert!(err.contains("429") && err.contains("3 attempts"), "{err}");
     assert_eq!(collector.count(), 3, "one try and two retries");
 
     let collector = Collector::start(&[Reply::Status(400, None)]);
     let mut sink = collector.sink(OtlpOptions::default());
-    let err = sink.write(&[LlmTrace::example()]).unwrap_err().to_string();
+    let err = sink.write(&[Box::new(LlmTrace::example())]).unwrap_err().to_string();
     assert!(err.contains("400") && err.contains("unavailable"), "{err}");
     assert_eq!(collector.count(), 1, "a 400 is not retried");
 }
@@ -503,7 +503,7 @@ fn a_retry_after_beyond_the_timeout_fails_at_once() {
     options.timeout = Duration::from_secs(2);
     let mut sink = collector.sink(options);
     let started = Instant::now();
-    let err = sink.write(&[LlmTrace::example()]).unwrap_err().to_string();
+    let err = sink.write(&[Box::new(LlmTrace::example())]).unwrap_err().to_string();
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     assert!(err.contains("429"), "{err}");
     assert_eq!(collector.count(), 1);

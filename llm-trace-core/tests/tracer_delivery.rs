@@ -63,7 +63,7 @@ fn ten_thousand_traces_from_eight_threads_are_ten_thousand_whole_lines() {
 struct FailingSink;
 
 impl Sink for FailingSink {
-    fn write(&mut self, _: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, _: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         Err("disk on fire".into())
     }
 }
@@ -96,7 +96,7 @@ fn a_failing_sink_is_counted_and_does_not_stop_the_others() {
 struct PanickingSink;
 
 impl Sink for PanickingSink {
-    fn write(&mut self, _: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, _: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         panic!("user sink bug");
     }
 }
@@ -133,7 +133,7 @@ impl GatedSink {
 }
 
 impl Sink for GatedSink {
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         let mut open = self.gate.0.lock().unwrap();
         while !*open {
             open = self.gate.1.wait(open).unwrap();
@@ -166,7 +166,7 @@ fn the_drop_policy_counts_every_drop_exactly() {
 struct SlowSink(MemorySink);
 
 impl Sink for SlowSink {
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         std::thread::sleep(Duration::from_micros(200 * batch.len() as u64));
         self.0.write(batch)
     }
@@ -320,7 +320,7 @@ fn a_sink_may_ask_for_the_summary_from_the_writer_thread() {
         waited: Arc<std::sync::Mutex<Duration>>,
     }
     impl Sink for Asking {
-        fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+        fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
             let start = Instant::now();
             let calls = self.tracer.get().map_or(0, |t| t.summary().total.calls);
             *self.waited.lock().unwrap() += start.elapsed();

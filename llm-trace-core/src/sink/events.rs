@@ -67,7 +67,7 @@ impl Sink for TracingSink {
         Cow::Borrowed("tracing")
     }
 
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         for trace in batch {
             if trace.is_error() {
                 trace_event!(tracing::Level::WARN, trace);

@@ -123,7 +123,7 @@ impl Sink for JsonlSink {
         Cow::Owned(format!("jsonl:{}", self.path.display()))
     }
 
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         self.buf.clear();
         for trace in batch {
             let line_start = self.buf.len();
@@ -174,12 +174,13 @@ fn open_append(path: &Path) -> io::Result<File> {
 mod tests {
     use super::*;
 
-    fn traces(n: usize) -> Vec<LlmTrace> {
+    #[allow(clippy::vec_box)] // what the writer hands a sink: the traces in their boxes
+    fn traces(n: usize) -> Vec<Box<LlmTrace>> {
         (0..n)
             .map(|i| {
                 let mut t = LlmTrace::example();
                 t.prompt_tokens = i as u64;
-                t
+                Box::new(t)
             })
             .collect()
     }

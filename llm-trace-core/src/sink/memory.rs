@@ -61,8 +61,8 @@ impl Sink for MemorySink {
         Cow::Borrowed("memory")
     }
 
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
-        self.lock().extend_from_slice(batch);
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
+        self.lock().extend(batch.iter().map(|trace| LlmTrace::clone(trace)));
         Ok(())
     }
 }

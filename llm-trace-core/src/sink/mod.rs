@@ -15,7 +15,7 @@
 //! struct ModelCounter(std::collections::BTreeMap<String, u64>);
 //!
 //! impl Sink for ModelCounter {
-//!     fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+//!     fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
 //!         for trace in batch {
 //!             *self.0.entry(trace.model.to_string()).or_default() += 1;
 //!         }
@@ -63,7 +63,12 @@ pub trait Sink: Send + 'static {
 
     /// Writes a batch of traces (in the order they were recorded). An error means the whole
     /// batch is counted as failed for this sink.
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError>;
+    ///
+    /// The traces come in the boxes the calling threads filled, which go back to those
+    /// threads to be filled again once every sink has written them: the writer copies nothing
+    /// and leaves their memory unmodified for the next call (`for trace in batch` gives
+    /// `&Box<LlmTrace>`, which reads like `&LlmTrace`).
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError>;
 
     /// Makes everything written so far durable or visible. Called when the queue runs dry,
     /// on [`Tracer::flush`](crate::Tracer::flush), and periodically.
@@ -81,7 +86,7 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn name(&self) -> Cow<'static, str> {
         (**self).name()
     }
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         (**self).write(batch)
     }
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -127,13 +127,7 @@ pub(super) fn spawn(
     flush_interval: Duration,
 ) -> Result<std::thread::JoinHandle<()>, Error> {
     let warnings = sinks.iter().map(|_| RateLimited::new(Duration::from_secs(10))).collect();
-    let recycler = Recycler {
-        tx: recycle,
-        boxes: Vec::with_capacity(MAX_BATCH),
-        pending: Vec::with_capacity(RECYCLE_BATCH),
-        blank: LlmTrace::blank(Arc::from(""), Arc::from(""), Arc::from([])),
-        spares: Vec::new(),
-    };
+    let recycler = Recycler { tx: recycle, pending: Vec::with_capacity(RECYCLE_BATCH) };
     let worker = Worker {
         rx,
         sinks,
@@ -172,43 +166,32 @@ struct Worker {
 /// reference counts of its shared fields are never touched by this thread. Freeing them here
 /// (memory another thread allocated, counts other threads update) is what limits a writer
 /// otherwise.
+///
+/// The writer only reads a trace (the redaction of its previews aside): the sinks get the
+/// boxes as they came. So the caller that fills a recycled trace again finds its memory as it
+/// left it, shared with this core's cache rather than modified in it, and nothing is copied.
 struct Recycler {
     tx: Sender<Boxes>,
-    /// The boxes of the traces in the current batch, holding placeholders meanwhile.
-    boxes: Boxes,
     /// Written traces waiting to be sent back.
     pending: Boxes,
-    /// The placeholder (its shared fields belong to this thread).
-    blank: LlmTrace,
-    /// Placeholders that left their box, for the next boxes (no reference counting).
-    spares: Vec<LlmTrace>,
 }
 
 impl Recycler {
-    /// Moves the trace out of its box into `batch`, keeping the box.
-    fn unbox(&mut self, mut boxed: Box<LlmTrace>, batch: &mut Vec<LlmTrace>) {
-        let spare = self.spares.pop().unwrap_or_else(|| self.blank.clone());
-        batch.push(std::mem::replace(&mut *boxed, spare));
-        self.boxes.push(boxed);
-    }
-
-    /// Puts the written traces back in their boxes and sends them to the callers.
-    fn recycle(&mut self, batch: &mut Vec<LlmTrace>) {
-        for (mut boxed, mut trace) in self.boxes.drain(..).zip(batch.drain(..)) {
+    /// Sends the written traces back to the callers, in batches.
+    fn recycle(&mut self, batch: &mut Boxes) {
+        for mut trace in batch.drain(..) {
             for preview in [&mut trace.input_preview, &mut trace.output_preview] {
                 if preview.capacity() > RECYCLE_MAX_BYTES {
                     *preview = String::new();
                 }
             }
-            self.spares.push(std::mem::replace(&mut *boxed, trace));
-            self.pending.push(boxed);
+            self.pending.push(trace);
             if self.pending.len() >= RECYCLE_BATCH {
                 let full = std::mem::replace(&mut self.pending, Vec::with_capacity(RECYCLE_BATCH));
                 // When the callers have enough at hand, the traces are freed here.
                 let _ = self.tx.try_send(full);
             }
         }
-        debug_assert!(self.boxes.is_empty() && batch.is_empty());
     }
 }
 
@@ -220,7 +203,7 @@ enum Op {
 
 impl Worker {
     fn run(mut self) {
-        let mut batch: Vec<LlmTrace> = Vec::with_capacity(MAX_BATCH);
+        let mut batch: Boxes = Vec::with_capacity(MAX_BATCH);
         let mut last_flush = Instant::now();
         let mut idle = Idle::new();
         loop {
@@ -267,7 +250,7 @@ impl Worker {
                         if let Some(unredacted) = unredacted {
                             self.finish(&mut trace, unredacted);
                         }
-                        self.recycler.unbox(trace, &mut batch);
+                        batch.push(trace);
                         if batch.len() >= MAX_BATCH {
                             self.write(&mut batch);
                         }
@@ -316,7 +299,7 @@ impl Worker {
         }
     }
 
-    fn write(&mut self, batch: &mut Vec<LlmTrace>) {
+    fn write(&mut self, batch: &mut Boxes) {
         if batch.is_empty() {
             return;
         }
@@ -363,7 +346,7 @@ impl Worker {
     }
 
     /// Runs one sink operation, turning errors and panics into counters and warnings.
-    fn call(&mut self, i: usize, op: Op, batch: &[LlmTrace]) -> bool {
+    fn call(&mut self, i: usize, op: Op, batch: &[Box<LlmTrace>]) -> bool {
         let sink = &mut self.sinks[i];
         let result = catch_unwind(AssertUnwindSafe(|| match op {
             Op::Write => sink.write(batch),

@@ -80,7 +80,7 @@ impl Encoder {
     }
 
     /// One `ExportTraceServiceRequest` holding a span for each trace.
-    pub(super) fn request(&self, traces: &[LlmTrace]) -> Vec<u8> {
+    pub(super) fn request(&self, traces: &[Box<LlmTrace>]) -> Vec<u8> {
         let mut w = Writer::with_capacity(256 + traces.len() * 768);
         w.message(REQUEST_RESOURCE_SPANS, |w| {
             w.bytes(RESOURCE_SPANS_RESOURCE, &self.resource);
@@ -274,7 +274,7 @@ mod tests {
     fn a_request_is_one_resource_with_one_scope() {
         use super::super::proto::{Reader, Value};
         let encoder = Encoder::new("svc", false);
-        let body = encoder.request(&[LlmTrace::example(), LlmTrace::example()]);
+        let body = encoder.request(&[Box::new(LlmTrace::example()), Box::new(LlmTrace::example())]);
         let top: Vec<_> = Reader::new(&body).collect();
         let [(1, Value::Len(resource_spans))] = top[..] else { panic!("{top:?}") };
         let fields: Vec<u32> = Reader::new(resource_spans).map(|(f, _)| f).collect();

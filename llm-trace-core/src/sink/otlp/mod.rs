@@ -255,7 +255,7 @@ impl Sink for OtlpSink {
         Cow::Borrowed("otlp")
     }
 
-    fn write(&mut self, batch: &[LlmTrace]) -> Result<(), SinkError> {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), SinkError> {
         let started = Instant::now();
         if let Some(until) = self.paused_until.filter(|until| started < *until) {
             return Err(format!(
@@ -279,7 +279,7 @@ impl Sink for OtlpSink {
 }
 
 impl OtlpSink {
-    fn export_all(&mut self, batch: &[LlmTrace], deadline: Instant) -> Result<(), SinkError> {
+    fn export_all(&mut self, batch: &[Box<LlmTrace>], deadline: Instant) -> Result<(), SinkError> {
         let mut exported = 0;
         for chunk in batch.chunks(MAX_SPANS_PER_REQUEST) {
             let body = self.encoder.request(chunk);
