@@ -185,14 +185,20 @@ pub struct Scope {
 /// one: only its address goes on the stack ([`Fast`]).
 #[derive(Debug, Clone)]
 enum Frame {
-    /// A [`StaticScope`], with the context built for this entry if it is not the outermost.
-    Static {
-        scope: &'static StaticScope,
-        cached: Option<Arc<CallContext>>,
-    },
+    /// A [`StaticScope`] with nothing built for this entry.
+    Static(&'static StaticScope),
+    /// A [`StaticScope`] with the context built for this entry (not the outermost). Boxed so
+    /// that a frame, which a future carries between polls, stays two words.
+    StaticBuilt(Box<StaticBuilt>),
     Scope(Box<ScopeData>),
     /// A context carried over from another thread or task.
     Captured(Arc<CallContext>),
+}
+
+#[derive(Debug, Clone)]
+struct StaticBuilt {
+    scope: &'static StaticScope,
+    context: Arc<CallContext>,
 }
 
 #[derive(Debug, Clone)]
@@ -335,8 +341,7 @@ impl StaticScope {
     /// Wraps a future so that it runs inside the scope on every poll and on drop (see
     /// [`Scope::instrument`]).
     pub fn instrument<F: Future>(&'static self, future: F) -> WithContext<F> {
-        let frame = Frame::Static { scope: self, cached: None };
-        WithContext { frame: ManuallyDrop::new(Some(frame)), inner: Some(future) }
+        WithContext { frame: ManuallyDrop::new(Some(Frame::Static(self))), inner: Some(future) }
     }
 
     fn view(&self) -> ScopeView<'_> {
@@ -409,7 +414,7 @@ fn push_static(scope: &'static StaticScope) -> usize {
                 fast.len.set(depth + 1);
                 depth
             }
-            None => push_slow(Frame::Static { scope, cached: None }),
+            None => push_slow(Frame::Static(scope)),
         }
     })
 }
@@ -502,13 +507,12 @@ fn context_at<'s>(fast: &Fast, slow: &'s mut Slow, depth: usize) -> Option<&'s A
             return Some(scope.root_context());
         }
         let at = slow.frames.partition_point(|(d, _)| *d < depth);
-        slow.frames.insert(at, (depth, Frame::Static { scope, cached: None }));
+        slow.frames.insert(at, (depth, Frame::Static(scope)));
         fast.slots[depth].set(None);
     }
     let at = slow.index_of(depth)?;
-    if let (0, Frame::Static { scope, .. }) = (depth, &slow.frames[at].1) {
+    if let (0, Some(scope)) = (depth, slow.frames[at].1.static_scope()) {
         // Outermost: the context is the same on every entry, on every thread.
-        let scope: &'static StaticScope = scope;
         return Some(scope.root_context());
     }
     if slow.frames[at].1.context().is_none() {
@@ -528,18 +532,31 @@ impl Frame {
     /// The context built for this entry (or captured), if any yet.
     fn context(&self) -> Option<&Arc<CallContext>> {
         match self {
-            Frame::Static { cached, .. } => cached.as_ref(),
+            Frame::Static(_) => None,
+            Frame::StaticBuilt(built) => Some(&built.context),
             Frame::Scope(data) => data.cached.as_ref(),
             Frame::Captured(context) => Some(context),
+        }
+    }
+
+    /// The static scope entered, if this entry is one.
+    fn static_scope(&self) -> Option<&'static StaticScope> {
+        match self {
+            Frame::Static(scope) => Some(scope),
+            Frame::StaticBuilt(built) => Some(built.scope),
+            Frame::Scope(_) | Frame::Captured(_) => None,
         }
     }
 
     /// Builds and keeps this entry's context inside `parent`.
     fn build_context(&mut self, parent: Option<&CallContext>) {
         match self {
-            Frame::Static { scope, cached } => {
-                *cached = Some(Arc::new(CallContext::child_of(parent, scope.view())));
+            Frame::Static(scope) => {
+                let scope: &'static StaticScope = scope;
+                let context = Arc::new(CallContext::child_of(parent, scope.view()));
+                *self = Frame::StaticBuilt(Box::new(StaticBuilt { scope, context }));
             }
+            Frame::StaticBuilt(_) => {}
             Frame::Scope(data) => {
                 let (view, cached) = data.view_and_cache();
                 *cached = Some(Arc::new(CallContext::child_of(parent, view)));
@@ -587,7 +604,7 @@ pin_project_lite::pin_project! {
             if this.inner.as_ref().as_pin_ref().is_some() {
                 drop_inside(this.frame, this.inner);
             }
-            if !matches!(**this.frame, None | Some(Frame::Static { cached: None, .. })) {
+            if !matches!(**this.frame, None | Some(Frame::Static(_))) {
                 drop_frame(this.frame);
             }
         }
@@ -642,7 +659,7 @@ impl<'a> Entered<'a> {
             None => None,
             // A static scope with nothing built: entered by copying its address, and the
             // future keeps its frame.
-            Some(Frame::Static { scope, cached: None }) => Some(push_static(scope)),
+            Some(Frame::Static(scope)) => Some(push_static(scope)),
             Some(_) => frame.take().map(push_slow),
         };
         Entered { depth, frame }
@@ -840,6 +857,8 @@ mod tests {
             std::mem::size_of::<Option<&'static StaticScope>>(),
             std::mem::size_of::<usize>()
         );
+        // And a future carries two words for its scope.
+        assert_eq!(std::mem::size_of::<Option<Frame>>(), 2 * std::mem::size_of::<usize>());
     }
 
     /// Entries on this thread: (depth, entries kept in `Slow`).
