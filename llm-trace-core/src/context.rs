@@ -578,7 +578,11 @@ pub struct ScopeGuard {
 impl Drop for ScopeGuard {
     #[inline]
     fn drop(&mut self) {
-        drop(pop_to(self.depth));
+        // Only a frame kept in `Slow` comes back; testing first keeps the drop code of a
+        // `Frame` (a call) off the usual path.
+        if let Some(frame) = pop_to(self.depth) {
+            drop(frame);
+        }
     }
 }
 
