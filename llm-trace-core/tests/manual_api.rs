@@ -232,3 +232,56 @@ fn a_long_key_starting_just_before_the_cut_leaves_no_fragment() {
     }
     assert!(t.input_preview.starts_with(&format!("{prefix} [REDACTED")), "{}", t.input_preview);
 }
+
+/// Keeps a copy of every trace written and the address of the box it came in.
+#[derive(Clone, Default)]
+struct BoxWatcher(std::sync::Arc<std::sync::Mutex<Vec<(usize, LlmTrace)>>>);
+
+impl llm_trace_core::sink::Sink for BoxWatcher {
+    fn write(&mut self, batch: &[Box<LlmTrace>]) -> Result<(), llm_trace_core::sink::SinkError> {
+        let mut seen = self.0.lock().unwrap();
+        seen.extend(batch.iter().map(|b| (&**b as *const LlmTrace as usize, LlmTrace::clone(b))));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_recycled_trace_carries_nothing_of_the_call_before_it() {
+    let watcher = BoxWatcher::default();
+    let tracer = Tracer::builder().sink(watcher.clone()).build().unwrap();
+    // Calls with everything set, written, and their boxes sent back to this thread...
+    for _ in 0..256 {
+        let mut rec = tracer.call("openai", "chat", "test-model");
+        rec.temperature(0.3)
+            .max_tokens(256)
+            .stream(true)
+            .tools(["lookup_invoice"])
+            .metadata("customer", "acme")
+            .input("Why was I charged twice?")
+            .response_model("test-model-2026-01-01")
+            .first_token()
+            .append_output("You were charged once.")
+            .usage(Usage::new(1000, 100).cached(600).reasoning(20));
+        rec.fail(TraceError::new(ErrorKind::RateLimit, "slow down"));
+    }
+    tracer.flush().unwrap();
+    let full: std::collections::HashSet<usize> =
+        std::mem::take(&mut *watcher.0.lock().unwrap()).into_iter().map(|(at, _)| at).collect();
+    // ...then bare calls, which fill those boxes again.
+    for _ in 0..256 {
+        tracer.call("openai", "chat", "other-model").finish(FinishReason::Stop);
+    }
+    tracer.flush().unwrap();
+    let bare = std::mem::take(&mut *watcher.0.lock().unwrap());
+    let reused = bare.iter().filter(|(at, _)| full.contains(at)).count();
+    assert!(reused >= 64, "the writer's boxes came back to this thread: {reused} reused");
+    for (_, t) in &bare {
+        assert_eq!(&*t.model, "other-model");
+        assert_eq!((t.temperature, t.max_tokens, t.stream), (None, None, false));
+        assert!(t.tools.is_empty() && t.metadata.is_empty(), "{t:?}");
+        assert!(t.input_preview.is_empty() && t.output_preview.is_empty(), "{t:?}");
+        assert_eq!((t.response_model.as_deref(), t.ttft_ms, t.error.as_ref()), (None, None, None));
+        assert_eq!((t.prompt_tokens, t.completion_tokens, t.cached_tokens), (0, 0, None));
+        assert_eq!((t.usage_source, &t.finish_reason), (UsageSource::None, &FinishReason::Stop));
+    }
+}
