@@ -180,9 +180,9 @@ pub struct Scope {
     frame: Frame,
 }
 
-/// An entry of the per-thread stack that owns data (kept in [`Slow`]), or what a future keeps
-/// of its scope between polls. A static scope with nothing built for it is entered without
-/// one: only its address goes on the stack ([`Fast`]).
+/// An entry of the per-thread stack kept in [`Slow`], or what a future keeps of its scope
+/// between polls. A static scope with nothing built for it needs no frame on the stack: its
+/// address goes in a slot of [`Fast`] (unless the stack is deeper than [`FAST_DEPTH`]).
 #[derive(Debug, Clone)]
 enum Frame {
     /// A [`StaticScope`] with nothing built for this entry.
@@ -365,8 +365,8 @@ const FAST_DEPTH: usize = 32;
 
 /// The part of the per-thread stack that entering and leaving a static scope touch: a depth
 /// and one word per entry. `Copy` cells and no destructor, so the thread-local needs no
-/// initialization or destructor check: entering is a load and two stores, leaving a load,
-/// a compare and a store.
+/// initialization or destructor check: entering is a load, a bounds check and two stores;
+/// leaving two loads, two compares and a store.
 struct Fast {
     len: Cell<usize>,
     /// `Some(scope)`: a static scope entered at this depth, no context built for it yet.
@@ -624,6 +624,7 @@ fn drop_inside<F>(frame: &mut Option<Frame>, mut inner: Pin<&mut Option<F>>) {
     drop(entered);
 }
 
+/// Drops a future's frame that owns data (a runtime scope, a captured or built context).
 #[cold]
 #[inline(never)]
 fn drop_frame(frame: &mut Option<Frame>) {
@@ -855,7 +856,7 @@ mod tests {
     }
 
     #[test]
-    fn a_static_entry_is_one_word() {
+    fn a_static_entry_is_one_word_and_a_futures_frame_two() {
         // Entering a static scope writes one slot on every annotated call and every poll.
         assert_eq!(
             std::mem::size_of::<Option<&'static StaticScope>>(),
