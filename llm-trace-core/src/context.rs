@@ -986,6 +986,112 @@ mod tests {
         assert_eq!(Arc::strong_count(&built), 1);
     }
 
+    /// Random sequences of entering and leaving static, runtime and captured scopes (past
+    /// the fast stack's depth, with guards leaked on the way), against a model of the stack:
+    /// whenever asked, the current context's call path is what the model says, whichever
+    /// stack each entry lives in and whether its context was built before.
+    #[test]
+    fn random_scope_sequences_match_a_model_stack() {
+        static STATICS: [StaticScope; 3] = [
+            StaticScope::new("s0", "m", &[]),
+            StaticScope::new("s1", "m", &[]),
+            StaticScope::new("s2", "m", &[]),
+        ];
+        #[derive(Clone, Debug)]
+        enum Entry {
+            Named(String),
+            Captured(Vec<String>),
+        }
+        fn path(model: &[Entry]) -> Option<Vec<String>> {
+            let (top, below) = model.split_last()?;
+            Some(match top {
+                Entry::Captured(p) => p.clone(),
+                Entry::Named(n) => {
+                    let mut p = path(below).unwrap_or_default();
+                    p.push(n.clone());
+                    p
+                }
+            })
+        }
+        let names = |ctx: &CallContext| ctx.call_path().iter().map(|n| n.to_string()).collect();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for round in 0..1000 {
+            let mut model: Vec<Entry> = Vec::new();
+            // The guards, with the model's depth each restores; `None` for a leaked one.
+            let mut guards: Vec<(usize, Option<ScopeGuard>)> = Vec::new();
+            for step in 0..80 {
+                let depth = model.len();
+                match rng.u8(0..10) {
+                    0..=3 if depth < 45 => {
+                        let i = rng.usize(0..STATICS.len());
+                        guards.push((depth, Some(STATICS[i].enter())));
+                        model.push(Entry::Named(format!("s{i}")));
+                    }
+                    4 if depth < 45 => {
+                        let name = format!("r{step}");
+                        guards.push((depth, Some(Scope::new(name.clone(), "m", &[]).enter())));
+                        model.push(Entry::Named(name));
+                    }
+                    5 if depth < 45 => {
+                        let captured = Arc::new(CallContext::child_of(
+                            None,
+                            StaticScope::new("cap", "m", &[]).view(),
+                        ));
+                        guards.push((depth, Some(Scope::from_context(captured).enter())));
+                        model.push(Entry::Captured(vec!["cap".into()]));
+                    }
+                    6 if !guards.is_empty() => {
+                        // Leaked: its entry stays until a guard below it is dropped.
+                        if let Some((_, guard)) = guards.last_mut() {
+                            std::mem::forget(guard.take());
+                        }
+                    }
+                    7 => {
+                        // A future polled here sees one more scope.
+                        let i = rng.usize(0..STATICS.len());
+                        let seen = block_on(
+                            STATICS[i]
+                                .instrument(async { CallContext::current().map(|c| names(&c)) }),
+                        );
+                        let mut expected = model.clone();
+                        expected.push(Entry::Named(format!("s{i}")));
+                        assert_eq!(seen, path(&expected), "round {round} step {step}");
+                    }
+                    _ => {
+                        // Leave: drop the innermost guard still held.
+                        while let Some((restores, guard)) = guards.pop() {
+                            if let Some(guard) = guard {
+                                drop(guard);
+                                model.truncate(restores);
+                                break;
+                            }
+                        }
+                    }
+                }
+                // Not after every step: entries are built (and moved) when asked for, so
+                // whole runs of entries must go unasked too.
+                if rng.u8(0..3) == 0 {
+                    let seen = CallContext::current().map(|c| names(&c));
+                    assert_eq!(seen, path(&model), "round {round} step {step}: {model:?}");
+                }
+            }
+            // Leave everything (a leaked guard's entry goes with the guard below it).
+            while let Some((restores, guard)) = guards.pop() {
+                if let Some(guard) = guard {
+                    drop(guard);
+                    model.truncate(restores);
+                }
+            }
+            if model.is_empty() {
+                assert_eq!(stack_sizes(), (0, 0), "round {round}");
+            } else {
+                // Only leaked entries at the bottom are left: clear them for the next round.
+                drop(ScopeGuard { depth: 0, _not_send: PhantomData });
+                assert_eq!(stack_sizes(), (0, 0), "round {round}");
+            }
+        }
+    }
+
     #[test]
     fn a_leaked_guard_is_cleared_by_the_guard_below_it() {
         A.in_scope(|| {
