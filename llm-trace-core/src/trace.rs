@@ -641,7 +641,7 @@ impl Timestamp {
     /// The traces of a batch were mostly made within the same minute: the date, hour and
     /// minute (`2026-11-27T02:30:`) of the last one written on this thread are kept and
     /// reused, so only the seconds and milliseconds are computed again.
-    fn write_rfc3339(&self, out: &mut [u8; 24]) {
+    pub(crate) fn write_rfc3339(&self, out: &mut [u8; 24]) {
         const PREFIX: usize = 17;
         thread_local! {
             /// A minute (since the epoch) and its first 17 bytes.
