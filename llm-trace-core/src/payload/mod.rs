@@ -75,7 +75,7 @@ pub fn key(trace_id: &TraceId) -> String {
     // The RFC 3339 form of the time: the year always has four digits (ids past year 9999,
     // which only a hand-made id can have, stay in 9999 instead of becoming `+10889/…`).
     // Written by hand rather than with `format!`: this runs on the calling thread of every
-    // call whose payload is kept, and the formatting machinery cost ten times as much.
+    // call whose payload is kept, and the formatting machinery cost five times as much.
     let mut time = [0u8; 24];
     crate::trace::Timestamp::from_unix_millis(millis).write_rfc3339(&mut time);
     let mut id = uuid::Uuid::encode_buffer();
