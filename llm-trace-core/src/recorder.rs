@@ -473,9 +473,14 @@ impl CallRecorder {
         }
         let room =
             self.preview_chars.saturating_add(REDACT_MARGIN).saturating_sub(self.output_chars);
-        let kept = prefix_chars(text, room);
+        // A cut keeps exactly `room` characters; only an uncut text needs counting.
+        let (kept, chars) = match char_cut(text, room) {
+            Some(cut) => (&text[..cut], room),
+            None if text.is_ascii() => (text, text.len()),
+            None => (text, text.chars().count()),
+        };
         self.output.push_str(kept);
-        self.output_chars += if kept.is_ascii() { kept.len() } else { kept.chars().count() };
+        self.output_chars += chars;
         self.output_cut |= kept.len() < text.len();
         self
     }
