@@ -230,8 +230,8 @@ fn threads_cpu() -> [f64; THREADS.len()] {
 fn this_thread_cpu() -> f64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
-        .and_then(|stat| stat.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(f64::NAN, |nanos| nanos / 1e9)
+        .and_then(|stat| support::schedstat_seconds(&stat))
+        .unwrap_or(f64::NAN)
 }
 
 fn median(v: &mut [f64]) -> f64 {

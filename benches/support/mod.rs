@@ -112,10 +112,16 @@ pub fn threads_cpu(prefix: &str) -> Option<f64> {
             continue; // `comm` keeps 15 bytes of the name
         }
         let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) else { continue };
-        let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
-        total += nanos / 1e9;
+        total += schedstat_seconds(&stat)?;
     }
     Some(total)
+}
+
+/// The CPU time (seconds) in the text of a `/proc/…/schedstat` file: its first field, in
+/// nanoseconds.
+pub fn schedstat_seconds(stat: &str) -> Option<f64> {
+    let nanos: f64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(nanos / 1e9)
 }
 
 /// Counts the lines written through it.
