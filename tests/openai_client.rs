@@ -360,6 +360,47 @@ async fn the_enclosing_scope_reaches_the_record() {
     assert_eq!(t.tags.as_ref(), ["support", "classification"]);
 }
 
+/// With a subscriber that wants the call's span, the provider's future runs inside it (so
+/// whatever the transport logs nests under the call); without one, it is awaited bare.
+#[tokio::test]
+async fn the_provider_call_runs_inside_the_calls_span_when_a_subscriber_wants_it() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// The names of the spans entered, in order.
+    #[derive(Clone, Default)]
+    struct Entered(Arc<Mutex<Vec<&'static str>>>);
+    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Entered {
+        fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+            let name = ctx.span(id).expect("an entered span exists").name();
+            self.0.lock().unwrap().push(name);
+        }
+    }
+    let count = |entered: &Entered, name: &str| {
+        entered.0.lock().unwrap().iter().filter(|n| **n == name).count()
+    };
+
+    let f = fixture();
+    let entered = Entered::default();
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(entered.clone()));
+    f.traced.chat().create(chat("gpt-4o-mini", "hi")).await.unwrap();
+    assert!(count(&entered, "chat") > 0, "the chat call's span was never entered");
+    let embed = CreateEmbeddingRequestArgs::default()
+        .model("text-embedding-3-small")
+        .input("hi")
+        .build()
+        .unwrap();
+    f.traced.embeddings().create(embed).await.unwrap();
+    assert!(count(&entered, "embeddings") > 0, "the embeddings call's span was never entered");
+    // Opening the stream (before any chunk is polled) runs inside the span too.
+    let before = count(&entered, "chat");
+    let stream = f.traced.chat().create_stream(chat("gpt-4o-mini", "hi")).await.unwrap();
+    assert!(count(&entered, "chat") > before, "opening the stream was not inside its span");
+    drop(stream);
+}
+
 #[tokio::test]
 async fn the_api_key_is_never_recorded() {
     let f = fixture();

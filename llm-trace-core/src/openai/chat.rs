@@ -12,7 +12,6 @@ use async_openai::types::chat::{
 use async_openai::{Chat, RequestOptions};
 
 use super::{Settings, keep_request, keep_response};
-use tracing::Instrument;
 
 use super::error::trace_error;
 use super::extract::{
@@ -41,7 +40,7 @@ impl<'c, C: Config> TracedChat<'c, C> {
         request: CreateChatCompletionRequest,
     ) -> Result<CreateChatCompletionResponse, OpenAIError> {
         let rec = start_chat(&self.settings, &request);
-        let result = self.chat.create(request).instrument(rec.span().clone()).await;
+        let result = await_in_span!(rec.span(), self.chat.create(request));
         match &result {
             Ok(response) => finish_chat(rec, response),
             Err(e) => rec.fail(trace_error(e)),
@@ -67,8 +66,7 @@ impl<'c, C: Config> TracedChat<'c, C> {
         let mut rec = start_chat(&self.settings, &request);
         rec.stream(true);
         let estimate = super::stream::EstimateInput::of(&request);
-        let span = rec.span().clone();
-        match self.chat.create_stream(request).instrument(span).await {
+        match await_in_span!(rec.span(), self.chat.create_stream(request)) {
             Ok(stream) => Ok(Box::pin(TracedStream::new(stream, rec, estimate))),
             Err(e) => {
                 rec.fail(trace_error(&e));

@@ -12,7 +12,6 @@ use async_openai::types::embeddings::{
 use async_openai::{Embeddings, RequestOptions};
 
 use super::{Settings, keep_request, keep_response};
-use tracing::Instrument;
 
 use super::error::trace_error;
 use crate::recorder::{CallRecorder, Usage};
@@ -36,7 +35,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         request: CreateEmbeddingRequest,
     ) -> Result<CreateEmbeddingResponse, OpenAIError> {
         let mut rec = self.start(&request);
-        let result = self.embeddings.create(request).instrument(rec.span().clone()).await;
+        let result = await_in_span!(rec.span(), self.embeddings.create(request));
         match &result {
             Ok(r) => {
                 keep_response(&mut rec, r);
@@ -54,7 +53,7 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         request: CreateEmbeddingRequest,
     ) -> Result<CreateBase64EmbeddingResponse, OpenAIError> {
         let mut rec = self.start(&request);
-        let result = self.embeddings.create_base64(request).instrument(rec.span().clone()).await;
+        let result = await_in_span!(rec.span(), self.embeddings.create_base64(request));
         match &result {
             Ok(r) => {
                 keep_response(&mut rec, r);

@@ -50,6 +50,22 @@
 //! `retry-after`) inside one `create` call. A retried call is therefore **one** trace: its
 //! latency includes the waits, its outcome is the last attempt's.
 
+/// Awaits a provider's future inside the call's `tracing` span (`$span: &tracing::Span`), or
+/// directly when the span is disabled (no subscriber wants it). Wrapping a future in
+/// `Instrumented` moves all of it, twice more than awaiting it: async-openai's chat future is
+/// 3.3 KB, and the moves cost about 1,500 instructions and 400 first-level cache misses per
+/// call (callgrind, over HTTP to the mock server).
+macro_rules! await_in_span {
+    ($span:expr, $future:expr) => {{
+        let span: &tracing::Span = $span;
+        if span.is_disabled() {
+            $future.await
+        } else {
+            tracing::Instrument::instrument($future, span.clone()).await
+        }
+    }};
+}
+
 mod chat;
 mod embeddings;
 mod error;
