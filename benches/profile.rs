@@ -5,7 +5,9 @@
 //!
 //! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
 //! `otel`, `otel_openai`, `macro_sync_plain`, `macro_sync_annotated`, `macro_async_plain`,
-//! `macro_async_annotated`.
+//! `macro_async_annotated`; and, run only when named (a call over HTTP takes about 13 ms under
+//! callgrind: `N1=500 N2=2500 scripts/profile.sh e2e_untraced e2e_traced`), `e2e_untraced` and
+//! `e2e_traced`, async-openai calls to the mock server, untraced and through `TracedClient`.
 
 mod support;
 
@@ -77,6 +79,37 @@ fn main() {
                 }
             });
             let _ = tracer.shutdown(Duration::from_secs(60));
+        }
+        "e2e_untraced" | "e2e_traced" => {
+            // Whole calls over HTTP to the mock server, on a current-thread runtime: the
+            // recording work in situ, between the transport's code and data.
+            let server = llm_trace_mock::MockServer::start().unwrap();
+            let config = async_openai::config::OpenAIConfig::new()
+                .with_api_base(server.base_url())
+                .with_api_key("sk-test");
+            let plain = async_openai::Client::with_config(config);
+            let traced =
+                llm_trace::openai::TracedClient::new(plain.clone()).with_tracer(tracer.clone());
+            let (request, _) = support::openai_values();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let mut made = 0u64;
+            let mut after_each = || {
+                made += 1;
+                if made % 1000 == 0 {
+                    server.clear_requests(); // the mock server keeps what it was sent
+                }
+            };
+            if workload == "e2e_traced" {
+                measured(n, &mut || {
+                    rt.block_on(traced.chat().create(request.clone())).unwrap();
+                    after_each();
+                });
+            } else {
+                measured(n, &mut || {
+                    rt.block_on(plain.chat().create(request.clone())).unwrap();
+                    after_each();
+                });
+            }
         }
         "tracing_json" => {
             let peer = support::TracingPeer::new(dir.path());

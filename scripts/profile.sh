@@ -5,7 +5,7 @@
 # teardown: "caller" is the thread making the calls, "background" every other thread (the
 # writer, the payload thread, the peers' exporters).
 #
-#   scripts/profile.sh [workload ...]     (default: all)
+#   scripts/profile.sh [workload ...]     (default: all but e2e_untraced and e2e_traced)
 #
 # Needs valgrind (apt-get install valgrind). Set CARGO_TARGET_DIR as usual.
 set -euo pipefail
