@@ -1,5 +1,6 @@
 //! What `#[traced_llm]` costs a function that makes no LLM call: the same body annotated and
-//! not, sync and async (issue 7: nothing measurable).
+//! not, sync and async (issue 7: nothing measurable). Two bodies: a multiplication, so that
+//! the macro's own cost shows, and building a prompt string, what such a function does.
 //!
 //! Run: `cargo bench --bench macro_overhead`.
 
@@ -8,7 +9,10 @@ mod support;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use support::macro_fns::{annotated_async, annotated_sync, block_on, plain_async, plain_sync};
+use support::macro_fns::{
+    annotated_async, annotated_sync, block_on, plain_async, plain_sync, prompt_annotated_async,
+    prompt_annotated_sync, prompt_plain_async, prompt_plain_sync,
+};
 
 fn macro_overhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("macro");
@@ -16,6 +20,13 @@ fn macro_overhead(c: &mut Criterion) {
     group.bench_function("sync_annotated", |b| b.iter(|| annotated_sync(black_box(7))));
     group.bench_function("async_plain", |b| b.iter(|| block_on(plain_async(black_box(7)))));
     group.bench_function("async_annotated", |b| b.iter(|| block_on(annotated_async(black_box(7)))));
+    let ticket = black_box("My invoice for March shows a double charge, can you check it?");
+    group.bench_function("prompt_sync_plain", |b| b.iter(|| prompt_plain_sync(ticket)));
+    group.bench_function("prompt_sync_annotated", |b| b.iter(|| prompt_annotated_sync(ticket)));
+    group.bench_function("prompt_async_plain", |b| b.iter(|| block_on(prompt_plain_async(ticket))));
+    group.bench_function("prompt_async_annotated", |b| {
+        b.iter(|| block_on(prompt_annotated_async(ticket)))
+    });
     group.finish();
 }
 

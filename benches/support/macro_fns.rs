@@ -1,5 +1,7 @@
-//! The functions `benches/macro_overhead.rs` times and `benches/profile.rs` counts: one body,
-//! plain and under `#[traced_llm]`, sync and async, none making an LLM call.
+//! The functions `benches/macro_overhead.rs` times and `benches/profile.rs` counts: the same
+//! body plain and under `#[traced_llm]`, sync and async, none making an LLM call. Two bodies:
+//! next to nothing (a multiplication: the macro's cost laid bare) and building a prompt (what
+//! such a function does).
 
 use std::future::Future;
 use std::hint::black_box;
@@ -28,6 +30,40 @@ pub async fn plain_async(x: u64) -> u64 {
 #[inline(never)]
 pub async fn annotated_async(x: u64) -> u64 {
     black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+/// What an annotated fn that makes no LLM call typically does: a little real work (here,
+/// building a prompt: one allocation and a format).
+macro_rules! prompt {
+    ($ticket:expr) => {
+        format!(
+            "You are a support agent. Classify the ticket below as billing, bug or other, \
+             and answer with that one word.\n\nTicket: {}",
+            $ticket
+        )
+    };
+}
+
+#[inline(never)]
+pub fn prompt_plain_sync(ticket: &str) -> String {
+    prompt!(ticket)
+}
+
+#[traced_llm(tags = ["support", "classification"])]
+#[inline(never)]
+pub fn prompt_annotated_sync(ticket: &str) -> String {
+    prompt!(ticket)
+}
+
+#[inline(never)]
+pub async fn prompt_plain_async(ticket: &str) -> String {
+    prompt!(ticket)
+}
+
+#[traced_llm(tags = ["support", "classification"])]
+#[inline(never)]
+pub async fn prompt_annotated_async(ticket: &str) -> String {
+    prompt!(ticket)
 }
 
 /// Polls `future` to completion on this thread (these futures never wait).
