@@ -131,6 +131,19 @@ async fn dropping_a_create_future_mid_call_records_one_cancelled_trace() {
 }
 
 #[tokio::test]
+async fn a_create_future_dropped_before_its_first_poll_sends_nothing_and_is_recorded_cancelled() {
+    let f = fixture();
+    let chat_api = f.traced.chat();
+    // The call starts when `create` is called (that is when it is timed from): dropped
+    // unpolled, it never reached the server, and it is one cancelled trace.
+    drop(chat_api.create(chat("never sent")));
+    let t = f.only();
+    assert_eq!(t.finish_reason, FinishReason::Cancelled);
+    assert_eq!(t.input_preview, "never sent");
+    assert!(f.server.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn a_create_future_dropped_by_select_is_recorded_once_as_cancelled() {
     let f = fixture();
     f.server.push(Script::delay(Duration::from_millis(800)));

@@ -361,7 +361,7 @@ async fn the_enclosing_scope_reaches_the_record() {
 }
 
 /// With a subscriber that wants the call's span, the provider's future runs inside it (so
-/// whatever the transport logs nests under the call); without one, it is awaited bare.
+/// whatever the transport logs nests under the call).
 #[tokio::test]
 async fn the_provider_call_runs_inside_the_calls_span_when_a_subscriber_wants_it() {
     use std::sync::{Arc, Mutex};

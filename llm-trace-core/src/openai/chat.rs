@@ -1,5 +1,6 @@
 //! Traced chat completions.
 
+use std::future::Future;
 use std::ops::Deref;
 
 use async_openai::config::Config;
@@ -13,6 +14,7 @@ use async_openai::{Chat, RequestOptions};
 
 use super::{Settings, keep_request, keep_response};
 
+use super::call::TracedCall;
 use super::error::trace_error;
 use super::extract::{
     finish_reason, record_chat_request, record_tool_calls, tool_call_names, usage,
@@ -34,27 +36,28 @@ impl<'c, C: Config> TracedChat<'c, C> {
         TracedChat { chat, settings }
     }
 
-    /// `Chat::create`, recorded.
-    pub async fn create(
+    /// `Chat::create`, recorded. The call is timed from this method's call to the response.
+    pub fn create(
         &self,
         request: CreateChatCompletionRequest,
-    ) -> Result<CreateChatCompletionResponse, OpenAIError> {
+    ) -> impl Future<Output = Result<CreateChatCompletionResponse, OpenAIError>> {
         let rec = start_chat(&self.settings, &request);
-        let result = await_in_span!(rec.span(), self.chat.create(request));
-        match &result {
-            Ok(response) => finish_chat(rec, response),
-            Err(e) => rec.fail(trace_error(e)),
-        }
-        result
+        TracedCall::new(rec, self.chat.create(request), |rec, result| {
+            match &result {
+                Ok(response) => finish_chat(rec, response),
+                Err(e) => rec.fail(trace_error(e)),
+            }
+            result
+        })
     }
 
     /// `Chat::create_stream`, recorded. Returns the same stream type; the trace is finished
     /// when the stream ends, fails, or is dropped. Unless the caller set it (or the client
     /// opted out), `stream_options.include_usage` is turned on.
-    pub async fn create_stream(
+    pub fn create_stream(
         &self,
         mut request: CreateChatCompletionRequest,
-    ) -> Result<ChatCompletionResponseStream, OpenAIError> {
+    ) -> impl Future<Output = Result<ChatCompletionResponseStream, OpenAIError>> {
         if self.settings.stream_usage {
             let options = request.stream_options.get_or_insert(ChatCompletionStreamOptions {
                 include_usage: None,
@@ -66,13 +69,16 @@ impl<'c, C: Config> TracedChat<'c, C> {
         let mut rec = start_chat(&self.settings, &request);
         rec.stream(true);
         let estimate = super::stream::EstimateInput::of(&request);
-        match await_in_span!(rec.span(), self.chat.create_stream(request)) {
-            Ok(stream) => Ok(Box::pin(TracedStream::new(stream, rec, estimate))),
+        TracedCall::new(rec, self.chat.create_stream(request), |rec, result| match result {
+            Ok(stream) => {
+                Ok(Box::pin(TracedStream::new(stream, rec, estimate))
+                    as ChatCompletionResponseStream)
+            }
             Err(e) => {
                 rec.fail(trace_error(&e));
                 Err(e)
             }
-        }
+        })
     }
 
     /// Not public API: records `request` answered by `response` exactly as

@@ -1,5 +1,6 @@
 //! Traced embeddings.
 
+use std::future::Future;
 use std::ops::Deref;
 
 use async_openai::config::Config;
@@ -13,6 +14,7 @@ use async_openai::{Embeddings, RequestOptions};
 
 use super::{Settings, keep_request, keep_response};
 
+use super::call::TracedCall;
 use super::error::trace_error;
 use crate::recorder::{CallRecorder, Usage};
 use crate::trace::FinishReason;
@@ -29,41 +31,45 @@ impl<'c, C: Config> TracedEmbeddings<'c, C> {
         TracedEmbeddings { embeddings, settings }
     }
 
-    /// `Embeddings::create`, recorded.
-    pub async fn create(
+    /// `Embeddings::create`, recorded. The call is timed from this method's call to the
+    /// response.
+    pub fn create(
         &self,
         request: CreateEmbeddingRequest,
-    ) -> Result<CreateEmbeddingResponse, OpenAIError> {
-        let mut rec = self.start(&request);
-        let result = await_in_span!(rec.span(), self.embeddings.create(request));
-        match &result {
-            Ok(r) => {
-                keep_response(&mut rec, r);
-                let dims = r.data.first().map_or(0, |e| e.embedding.len());
-                finish(rec, &r.model, &r.usage, r.data.len(), dims);
+    ) -> impl Future<Output = Result<CreateEmbeddingResponse, OpenAIError>> {
+        let rec = self.start(&request);
+        let done = |mut rec: CallRecorder, result: Result<CreateEmbeddingResponse, OpenAIError>| {
+            match &result {
+                Ok(r) => {
+                    keep_response(&mut rec, r);
+                    let dims = r.data.first().map_or(0, |e| e.embedding.len());
+                    finish(rec, &r.model, &r.usage, r.data.len(), dims);
+                }
+                Err(e) => rec.fail(trace_error(e)),
             }
-            Err(e) => rec.fail(trace_error(e)),
-        }
-        result
+            result
+        };
+        TracedCall::new(rec, self.embeddings.create(request), done)
     }
 
     /// `Embeddings::create_base64`, recorded.
-    pub async fn create_base64(
+    pub fn create_base64(
         &self,
         request: CreateEmbeddingRequest,
-    ) -> Result<CreateBase64EmbeddingResponse, OpenAIError> {
-        let mut rec = self.start(&request);
-        let result = await_in_span!(rec.span(), self.embeddings.create_base64(request));
-        match &result {
-            Ok(r) => {
-                keep_response(&mut rec, r);
-                finish(rec, &r.model, &r.usage, r.data.len(), 0)
+    ) -> impl Future<Output = Result<CreateBase64EmbeddingResponse, OpenAIError>> {
+        let rec = self.start(&request);
+        let done = |mut rec: CallRecorder,
+                    result: Result<CreateBase64EmbeddingResponse, OpenAIError>| {
+            match &result {
+                Ok(r) => {
+                    keep_response(&mut rec, r);
+                    finish(rec, &r.model, &r.usage, r.data.len(), 0);
+                }
+                Err(e) => rec.fail(trace_error(e)),
             }
-            Err(e) => {
-                rec.fail(trace_error(e));
-            }
-        }
-        result
+            result
+        };
+        TracedCall::new(rec, self.embeddings.create_base64(request), done)
     }
 
     fn start(&self, request: &CreateEmbeddingRequest) -> CallRecorder {

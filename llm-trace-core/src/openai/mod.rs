@@ -28,7 +28,8 @@
 //! ## What each call records
 //! * chat: requested model, `temperature`, max tokens (`max_completion_tokens`, else the
 //!   deprecated `max_tokens`), offered tool names, the stream flag; the response model,
-//!   finish reason, usage with cached and reasoning tokens, latency, cost, the last user
+//!   finish reason, usage with cached and reasoning tokens, latency (from the call to
+//!   `create` to the response), cost, the last user
 //!   message and the first choice's text as previews. Tool calls the model made are listed
 //!   under `metadata.tool_calls` (names) and previewed when there is no text.
 //! * streams: all of the above, plus time to first token. Unless the caller set it,
@@ -41,6 +42,8 @@
 //!   (feature `tokens`) and the record says `usage_source: "estimated"`; without the feature,
 //!   `usage_source` is `"none"` and the cost is unknown.
 //! * embeddings: model, number of inputs (`metadata.input_count`), prompt tokens, cost.
+//! * a future dropped before it completes (even one never polled, which sent nothing) is
+//!   recorded once, as `cancelled`.
 //! * errors: the caller gets the very `OpenAIError` it would have got untraced; the trace
 //!   records a low-cardinality `error.kind` (see [`trace_error`]), the message (redacted) and
 //!   the HTTP status.
@@ -50,22 +53,7 @@
 //! `retry-after`) inside one `create` call. A retried call is therefore **one** trace: its
 //! latency includes the waits, its outcome is the last attempt's.
 
-/// Awaits a provider's future inside the call's `tracing` span (`$span: &tracing::Span`), or
-/// directly when the span is disabled (no subscriber wants it). Wrapping a future in
-/// `Instrumented` moves all of it, twice more than awaiting it: async-openai's chat future is
-/// 3.3 KB, and the moves cost about 1,500 instructions and 400 first-level cache misses per
-/// call (callgrind, over HTTP to the mock server).
-macro_rules! await_in_span {
-    ($span:expr, $future:expr) => {{
-        let span: &tracing::Span = $span;
-        if span.is_disabled() {
-            $future.await
-        } else {
-            tracing::Instrument::instrument($future, span.clone()).await
-        }
-    }};
-}
-
+mod call;
 mod chat;
 mod embeddings;
 mod error;
