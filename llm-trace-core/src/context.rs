@@ -437,22 +437,20 @@ fn push_slow(frame: Frame) -> usize {
     })
 }
 
-/// Restores the stack to `depth` entries, returning the frame that was at `depth` if it was
-/// kept in [`Slow`] (so a future gets back the context it cached there).
-#[inline]
-fn pop_to(depth: usize) -> Option<Frame> {
-    FAST.with(|fast| {
-        // The usual case: the innermost entry, a static scope held in place. (`wrapping_add`:
-        // a failed push returned `usize::MAX`, which has no slot.)
-        if fast.len.get() == depth.wrapping_add(1) && fast.slot(depth).is_some() {
-            fast.len.set(depth);
-            None
-        } else {
-            pop_to_slow(fast, depth)
-        }
-    })
+/// Leaves the entry at `depth` if it is the usual one, the innermost entry and a static scope
+/// held in place, by restoring the depth: whether it was. (`wrapping_add`: a failed push
+/// returned `usize::MAX`, which has no slot.) Otherwise [`pop_to_slow`] is what leaves it.
+#[inline(always)]
+fn leave_fast(fast: &Fast, depth: usize) -> bool {
+    let usual = fast.len.get() == depth.wrapping_add(1) && fast.slot(depth).is_some();
+    if usual {
+        fast.len.set(depth);
+    }
+    usual
 }
 
+/// Restores the stack to `depth` entries, returning the frame that was at `depth` if it was
+/// kept in [`Slow`] (so a future gets back the context it cached there).
 #[inline(never)]
 fn pop_to_slow(fast: &Fast, depth: usize) -> Option<Frame> {
     if depth >= fast.len.get() {
@@ -576,14 +574,24 @@ pub struct ScopeGuard {
 }
 
 impl Drop for ScopeGuard {
-    #[inline]
+    // Always inlined, even where many annotated fns use it: out of line, leaving a scope
+    // costs a call and the register saves around it, a third of the macro's cost.
+    #[inline(always)]
     fn drop(&mut self) {
-        // Only a frame kept in `Slow` comes back; testing first keeps the drop code of a
-        // `Frame` (a call) off the usual path.
-        if let Some(frame) = pop_to(self.depth) {
-            drop(frame);
-        }
+        FAST.with(|fast| {
+            if !leave_fast(fast, self.depth) {
+                leave_slow(fast, self.depth);
+            }
+        })
     }
+}
+
+/// What [`ScopeGuard`] does when the entry it leaves is not the usual one (kept in `Slow`,
+/// or not the innermost because a guard was leaked): [`pop_to_slow`], then the frame's drop.
+#[cold]
+#[inline(never)]
+fn leave_slow(fast: &Fast, depth: usize) {
+    drop(pop_to_slow(fast, depth));
 }
 
 pin_project_lite::pin_project! {
@@ -634,6 +642,7 @@ fn drop_frame(frame: &mut Option<Frame>) {
 impl<F: Future> Future for WithContext<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let mut this = self.project();
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
@@ -675,10 +684,22 @@ impl Drop for Entered<'_> {
     #[inline]
     fn drop(&mut self) {
         if let Some(depth) = self.depth {
-            if let Some(frame) = pop_to(depth) {
-                *self.frame = Some(frame);
-            }
+            FAST.with(|fast| {
+                if !leave_fast(fast, depth) {
+                    leave_and_give_back(fast, depth, self.frame);
+                }
+            })
         }
+    }
+}
+
+/// What [`Entered`] does when the entry it leaves is not the usual one: [`pop_to_slow`], and
+/// the frame found there back to the future (with any context built meanwhile).
+#[cold]
+#[inline(never)]
+fn leave_and_give_back(fast: &Fast, depth: usize, slot: &mut Option<Frame>) {
+    if let Some(frame) = pop_to_slow(fast, depth) {
+        *slot = Some(frame);
     }
 }
 
