@@ -29,9 +29,9 @@
 //! * chat: requested model, `temperature`, max tokens (`max_completion_tokens`, else the
 //!   deprecated `max_tokens`), offered tool names, the stream flag; the response model,
 //!   finish reason, usage with cached and reasoning tokens, latency (from the call to
-//!   `create` to the response), cost, the last user
-//!   message and the first choice's text as previews. Tool calls the model made are listed
-//!   under `metadata.tool_calls` (names) and previewed when there is no text.
+//!   `create` to the response), cost, the last user message and the first choice's text as
+//!   previews. Tool calls the model made are listed under `metadata.tool_calls` (names) and
+//!   previewed when there is no text.
 //! * streams: all of the above, plus time to first token. Unless the caller set it,
 //!   `stream_options.include_usage` is turned on so the provider reports usage in a last chunk
 //!   (opt out with [`TracedClient::with_stream_usage(false)`](TracedClient::with_stream_usage)).
