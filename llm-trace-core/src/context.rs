@@ -508,7 +508,7 @@ fn context_at<'s>(fast: &Fast, slow: &'s mut Slow, depth: usize) -> Option<&'s A
         slow.frames.insert(at, (depth, Frame::Static(scope)));
         fast.slots[depth].set(None);
     }
-    let at = slow.index_of(depth)?;
+    let mut at = slow.index_of(depth)?;
     if let (0, Some(scope)) = (depth, slow.frames[at].1.static_scope()) {
         // Outermost: the context is the same on every entry, on every thread.
         return Some(scope.root_context());
@@ -519,10 +519,9 @@ fn context_at<'s>(fast: &Fast, slow: &'s mut Slow, depth: usize) -> Option<&'s A
             _ => context_at(fast, slow, depth - 1).cloned(),
         };
         // Building the parent's context may have moved an entry below this one into `slow`.
-        let at = slow.index_of(depth)?;
+        at = slow.index_of(depth)?;
         slow.frames[at].1.build_context(parent.as_deref());
     }
-    let at = slow.index_of(depth)?;
     slow.frames[at].1.context()
 }
 
