@@ -151,19 +151,23 @@ fn alternating(untraced: &dyn Fn(), traced: &dyn Fn(), server: &MockServer) {
             server.clear_requests(); // the mock server keeps what it was sent
         }
     }
-    let ratio = |range: std::ops::Range<usize>| {
-        median(&mut times[1][range.clone()].to_vec()) / median(&mut times[0][range].to_vec())
+    // The two kinds' medians over `range` of the run.
+    let medians = |range: std::ops::Range<usize>| {
+        [0, 1].map(|which| median(&mut times[which][range.clone()].to_vec()))
     };
-    let tenths: Vec<f64> =
-        (0..TENTHS).map(|t| ratio(t * PAIRS / TENTHS..(t + 1) * PAIRS / TENTHS)).collect();
+    let tenths: Vec<f64> = (0..TENTHS)
+        .map(|t| medians(t * PAIRS / TENTHS..(t + 1) * PAIRS / TENTHS))
+        .map(|[untraced, traced]| traced / untraced)
+        .collect();
+    let [untraced, traced] = medians(0..PAIRS);
     let mut differences: Vec<f64> = times[1].iter().zip(&times[0]).map(|(t, u)| t - u).collect();
     eprintln!(
         "end_to_end/alternating, {PAIRS} pairs: untraced {:.1} µs, traced (JSON-lines log) \
          {:.1} µs per call (medians): ratio {:.4} (within each tenth of the run {:.3}–{:.3}); \
          median per-pair difference {:+.2} µs",
-        median(&mut times[0].clone()) * 1e6,
-        median(&mut times[1].clone()) * 1e6,
-        ratio(0..PAIRS),
+        untraced * 1e6,
+        traced * 1e6,
+        traced / untraced,
         tenths.iter().copied().fold(f64::INFINITY, f64::min),
         tenths.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         median(&mut differences) * 1e6,
