@@ -30,6 +30,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod bytescan;
+mod clock;
 pub mod config;
 pub mod context;
 mod error;

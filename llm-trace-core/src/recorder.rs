@@ -1,10 +1,6 @@
 //! The manual API: record any provider's call with a [`CallRecorder`].
 
-use std::borrow::Cow;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
-
+use crate::clock::Tick;
 use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part, Side};
 use crate::pricing::TokenCounts;
@@ -15,6 +11,9 @@ use crate::trace::{
     push_preview,
 };
 use crate::tracer::Tracer;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Starts recording a call on the current tracer (see [`Tracer::current`]).
 ///
@@ -155,8 +154,8 @@ pub struct CallRecorder {
     tracer: Option<Tracer>,
     /// `None` once the call has been recorded.
     trace: Option<Box<LlmTrace>>,
-    start: Instant,
-    first_token: Option<Instant>,
+    start: Tick,
+    first_token: Option<Tick>,
     cache_write_tokens: u64,
     preview_chars: usize,
     /// Output kept so far, unredacted, up to the preview length plus [`REDACT_MARGIN`]; it
@@ -190,8 +189,8 @@ impl CallRecorder {
         operation: Name,
         model: &str,
     ) -> CallRecorder {
-        // One clock read: the wall-clock time is derived from it (see `trace::clock`).
-        let (start, millis) = crate::trace::clock::now();
+        // One clock read: the wall-clock time is derived from it (see `clock`).
+        let (start, millis) = crate::clock::now();
         let model = shared_str(model);
         // A trace recycled by the writer when there is one: its strings keep their capacity
         // and its shared fields are only replaced when they differ, so recording allocates
@@ -439,7 +438,7 @@ impl CallRecorder {
     /// counts).
     pub fn first_token(&mut self) -> &mut Self {
         if self.first_token.is_none() {
-            self.first_token = Some(Instant::now());
+            self.first_token = Some(Tick::now());
         }
         self
     }
@@ -506,9 +505,8 @@ impl CallRecorder {
             warn_no_tracer();
             return;
         };
-        let end = Instant::now();
-        trace.latency_ms = millis(end.duration_since(self.start));
-        trace.ttft_ms = self.first_token.map(|t| millis(t.duration_since(self.start)));
+        trace.latency_ms = Tick::now().millis_since(self.start);
+        trace.ttft_ms = self.first_token.map(|t| t.millis_since(self.start));
         trace.finish_reason = reason;
         if !self.response_model_set {
             trace.response_model = None;
@@ -674,11 +672,6 @@ fn shared_str(text: &str) -> Arc<str> {
         .unwrap_or_else(|_| Arc::from(text))
 }
 
-fn millis(d: std::time::Duration) -> f64 {
-    // From the two parts: `as_nanos` is a u128, whose conversion to f64 is a slow library call.
-    d.as_secs() as f64 * 1e3 + f64::from(d.subsec_nanos()) / 1e6
-}
-
 fn warn_no_tracer() {
     static WARNED: AtomicBool = AtomicBool::new(false);
     if !WARNED.swap(true, Ordering::Relaxed) {
@@ -687,19 +680,5 @@ fn warn_no_tracer() {
             "an LLM call finished but no tracer is installed, so it was not recorded: \
              call llm_trace::init(llm_trace::Config::from_env()?) at startup"
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    #[test]
-    fn durations_become_fractional_milliseconds() {
-        assert_eq!(super::millis(Duration::from_micros(1_500)), 1.5);
-        assert_eq!(super::millis(Duration::ZERO), 0.0);
-        let long = super::millis(Duration::new(86_400 * 365, 123_456_789));
-        assert!((long - 31_536_000_123.456_789).abs() < 1e-3, "{long}");
-        assert!((super::millis(Duration::new(2, 345_678_000)) - 2_345.678).abs() < 1e-9);
     }
 }

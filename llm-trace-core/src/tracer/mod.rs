@@ -546,6 +546,8 @@ impl TracerBuilder {
     /// Starts the writer thread. Fails if a configured sink cannot be opened or the price
     /// file cannot be loaded.
     pub fn build(self) -> Result<Tracer, Error> {
+        // The clock's rate is measured now (a quarter of a millisecond), not on the first call.
+        crate::clock::init();
         #[cfg(feature = "payloads")]
         let payload_store = match self.payload_store {
             Some(store) => Some(store),
