@@ -144,10 +144,10 @@ impl Usage {
 /// request; set what you know as you learn it; end it with [`finish`](Self::finish) or
 /// [`fail`](Self::fail). Dropping it unfinished records the call as `cancelled`.
 ///
-/// Setters take `&mut self` and return it, so they chain. Text given to
-/// [`input`](Self::input) and [`output`](Self::output) is cut to a little more than the preview
-/// length before it is copied; the writer thread redacts it and cuts it to the preview length
-/// before any sink sees it.
+/// Setters take `&mut self` and return it, so they chain. Of the text given to
+/// [`input`](Self::input) and [`output`](Self::output), only a window of bytes is copied (four
+/// per character of the preview length and a margin, not read here); the writer thread cuts
+/// it to characters, redacts it and cuts it to the preview length before any sink sees it.
 #[derive(Debug)]
 #[must_use = "a call is recorded when it is finished, failed, or dropped"]
 pub struct CallRecorder {
@@ -157,16 +157,16 @@ pub struct CallRecorder {
     start: Tick,
     first_token: Option<Tick>,
     cache_write_tokens: u64,
-    preview_chars: usize,
-    /// Output kept so far, unredacted, up to the preview length plus [`REDACT_MARGIN`]; it
-    /// becomes the trace's `output_preview`, which the writer redacts and cuts.
+    /// The most bytes of text kept for a preview (see [`window_bytes`]).
+    window_bytes: usize,
+    /// Output kept so far, unredacted, at most `window_bytes`; it becomes the trace's
+    /// `output_preview`, which the writer redacts and cuts.
     output: String,
     /// The input given was longer than what was kept.
     input_cut: bool,
     /// Whether `response_model` was set for this call (a recycled trace still holds the
     /// previous call's until then).
     response_model_set: bool,
-    output_chars: usize,
     output_cut: bool,
     span: tracing::Span,
     /// Full payloads, when the tracer stores them.
@@ -181,6 +181,13 @@ pub struct CallRecorder {
 /// characters of the preview, which then shows those few. Text that had a long secret
 /// replaced can make a preview shorter than the preview length.
 const REDACT_MARGIN: usize = 64;
+
+/// The bytes of text a recorder keeps for a preview of `preview_chars` characters: enough for
+/// the preview and [`REDACT_MARGIN`] whatever the characters (at most four bytes each). The
+/// caller copies bytes without looking at them; the writer counts the characters.
+fn window_bytes(preview_chars: usize) -> usize {
+    preview_chars.saturating_add(REDACT_MARGIN).saturating_mul(4)
+}
 
 impl CallRecorder {
     pub(crate) fn start(
@@ -243,7 +250,7 @@ impl CallRecorder {
                 }
             });
         }
-        let preview_chars = tracer.as_ref().map_or(0, Tracer::preview_chars);
+        let window_bytes = tracer.as_ref().map_or(0, |t| window_bytes(t.preview_chars()));
         let span = crate::span::start(&trace);
         let output = std::mem::take(&mut trace.output_preview);
         CallRecorder {
@@ -252,11 +259,10 @@ impl CallRecorder {
             start,
             first_token: None,
             cache_write_tokens: 0,
-            preview_chars,
+            window_bytes,
             output,
             input_cut: false,
             response_model_set: false,
-            output_chars: 0,
             output_cut: false,
             span,
             captured: None,
@@ -411,7 +417,7 @@ impl CallRecorder {
         if self.tracer.is_none() {
             return self;
         }
-        let window = prefix_chars(text, self.preview_chars.saturating_add(REDACT_MARGIN));
+        let window = prefix_bytes(text, self.window_bytes);
         self.input_cut = window.len() < text.len();
         let Some(trace) = self.trace.as_mut() else { return self };
         trace.input_preview.clear();
@@ -459,7 +465,6 @@ impl CallRecorder {
     /// The output to preview (replaces any output given before).
     pub fn output(&mut self, text: &str) -> &mut Self {
         self.output.clear();
-        self.output_chars = 0;
         self.output_cut = false;
         self.append_output(text)
     }
@@ -470,16 +475,8 @@ impl CallRecorder {
         if self.tracer.is_none() || text.is_empty() {
             return self;
         }
-        let room =
-            self.preview_chars.saturating_add(REDACT_MARGIN).saturating_sub(self.output_chars);
-        // A cut keeps exactly `room` characters; only an uncut text needs counting.
-        let (kept, chars) = match char_cut(text, room) {
-            Some(cut) => (&text[..cut], room),
-            None if text.is_ascii() => (text, text.len()),
-            None => (text, text.chars().count()),
-        };
+        let kept = prefix_bytes(text, self.window_bytes.saturating_sub(self.output.len()));
         self.output.push_str(kept);
-        self.output_chars += chars;
         self.output_cut |= kept.len() < text.len();
         self
     }
@@ -537,8 +534,7 @@ impl CallRecorder {
 }
 
 /// What a [`CallRecorder`] leaves to the writer thread: the trace's previews are raw windows
-/// of the text (the preview length plus [`REDACT_MARGIN`] characters) and its error message is
-/// unredacted. Redaction and cutting run on the writer, before any sink sees the trace, so
+/// of the text ([`window_bytes`]) and its error message is unredacted. Redaction and cutting run on the writer, before any sink sees the trace, so
 /// the caller does not pay for them (they were half of its cost).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Unredacted {
@@ -580,19 +576,33 @@ impl Unredacted {
 /// What replaces an error message the redaction hook panicked on.
 pub(crate) const HOOK_PANICKED: &str = "[REDACTED: the redaction hook panicked]";
 
-/// Redacts `text`, then cuts it to `max` characters in place (the buffer stays the preview);
-/// `cut` says the text given was already longer than `text`.
-fn finish_preview(text: &mut String, cut: bool, redaction: &Redaction, max: usize) {
+/// Keeps the first `max` + [`REDACT_MARGIN`] characters of `text`, redacts them, then cuts
+/// them to `max` characters, in place (the buffer stays the preview); `cut` says the text
+/// given was already longer than `text`.
+fn finish_preview(text: &mut String, mut cut: bool, redaction: &Redaction, max: usize) {
     if text.is_empty() {
         return;
     }
-    let clean = match redaction.apply(text) {
-        Cow::Borrowed(_) => None,
-        Cow::Owned(clean) => Some(clean),
+    let window = max.saturating_add(REDACT_MARGIN);
+    // One look at the bytes: where the window is ASCII (the usual case), characters are bytes
+    // and both cuts are plain offsets.
+    let ascii = text.as_bytes()[..text.len().min(window)].is_ascii();
+    let cut_at = |text: &str, chars: usize| match ascii {
+        true => (text.len() > chars).then_some(chars),
+        false => char_cut(text, chars),
     };
-    match clean {
-        None => cut_in_place(text, max),
-        Some(clean) => {
+    if let Some(end) = cut_at(text, window) {
+        text.truncate(end);
+        cut = true;
+    }
+    match redaction.apply(text) {
+        Cow::Borrowed(_) => {
+            if let Some(end) = cut_at(text, max) {
+                text.truncate(end);
+                text.push('…');
+            }
+        }
+        Cow::Owned(clean) => {
             text.clear();
             push_preview(text, &clean, max);
         }
@@ -610,20 +620,14 @@ impl Drop for CallRecorder {
     }
 }
 
-/// The first `max` characters of `text`, borrowed.
-fn prefix_chars(text: &str, max: usize) -> &str {
-    match char_cut(text, max) {
-        Some(cut) => &text[..cut],
-        None => text,
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn prefix_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
     }
-}
-
-/// Cuts `text` to [`preview`](crate::trace::preview)`(text, max)` in place.
-fn cut_in_place(text: &mut String, max: usize) {
-    if let Some(cut) = char_cut(text, max) {
-        text.truncate(cut);
-        text.push('…');
-    }
+    // A character is at most four bytes: a boundary is among the last four positions.
+    let end = (max.saturating_sub(3)..=max).rev().find(|&i| text.is_char_boundary(i));
+    &text[..end.unwrap_or(0)]
 }
 
 /// Replaces `slot` with `value` unless it already is that very value (no reference count
@@ -680,5 +684,23 @@ fn warn_no_tracer() {
             "an LLM call finished but no tracer is installed, so it was not recorded: \
              call llm_trace::init(llm_trace::Config::from_env()?) at startup"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_bytes;
+
+    #[test]
+    fn byte_windows_end_on_the_last_character_boundary_that_fits() {
+        let text = "aé日😀".repeat(5); // characters of one to four bytes
+        for max in 0..=text.len() + 2 {
+            let kept = prefix_bytes(&text, max);
+            assert!(text.starts_with(kept), "{max}");
+            assert!(kept.len() <= max, "{max}: {} bytes", kept.len());
+            // The next character would not have fitted.
+            let next = text[kept.len()..].chars().next().map_or(0, char::len_utf8);
+            assert!(kept.len() == text.len() || kept.len() + next > max, "{max}: {kept:?}");
+        }
     }
 }
