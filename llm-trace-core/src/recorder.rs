@@ -638,14 +638,15 @@ fn set_arc<T: ?Sized>(slot: &mut Arc<T>, value: &Arc<T>) {
     }
 }
 
+/// Replaces `slot` with `value` unless it already holds those very bytes, or (for an owned
+/// name, whose clone allocates) equal ones.
+#[inline]
 fn set_name(slot: &mut Name, value: &Name) {
-    let same = match (&*slot, value) {
-        (Name::Borrowed(a), Name::Borrowed(b)) => std::ptr::eq(*a, *b),
-        (a, b) => a == b,
-    };
-    if !same {
-        *slot = value.clone();
+    let (current, new): (&str, &str) = (slot, value);
+    if std::ptr::eq(current, new) || (matches!(value, Name::Owned(_)) && current == new) {
+        return;
     }
+    *slot = value.clone();
 }
 
 fn unknown_session() -> Arc<str> {

@@ -445,8 +445,15 @@ impl TraceId {
 
     /// A new id whose timestamp part is `millis` since the Unix epoch.
     pub(crate) fn at_unix_millis(millis: u64) -> TraceId {
-        let random = random_bytes();
-        TraceId(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+        // RFC 9562's layout: 48 bits of milliseconds, the version (7), 12 random bits, the
+        // variant (0b10), 62 random bits. One draw of the generator for all 74.
+        let random = fastrand::u128(..);
+        let millis = u128::from(millis & 0xFFFF_FFFF_FFFF);
+        let rand_a = (random >> 64) & 0xFFF;
+        let rand_b = random & ((1 << 62) - 1);
+        TraceId(uuid::Uuid::from_u128(
+            (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b,
+        ))
     }
 
     /// The underlying UUID.
@@ -469,12 +476,6 @@ impl Default for TraceId {
     fn default() -> Self {
         TraceId::new()
     }
-}
-
-fn random_bytes() -> [u8; 10] {
-    let high = fastrand::u64(..).to_le_bytes();
-    let low = fastrand::u16(..).to_le_bytes();
-    [high[0], high[1], high[2], high[3], high[4], high[5], high[6], high[7], low[0], low[1]]
 }
 
 impl fmt::Display for TraceId {
@@ -1257,6 +1258,10 @@ mod tests {
         let late = TraceId::at(UNIX_EPOCH + Duration::from_millis(1_001));
         assert_eq!(early.as_uuid().get_version_num(), 7);
         assert_eq!(early.as_uuid().get_variant(), uuid::Variant::RFC4122);
+        let millis = |id: TraceId| id.as_uuid().get_timestamp().unwrap().to_unix();
+        assert_eq!(millis(early), (1, 0));
+        assert_eq!(millis(late), (1, 1_000_000));
+        assert_eq!(millis(TraceId::at_unix_millis(0xFFFF_FFFF_FFFF)).0, 0xFFFF_FFFF_FFFF / 1000);
         assert!(early < late);
         assert!(early.to_string() < late.to_string());
     }
