@@ -268,6 +268,11 @@ mod tests {
     }
 
     #[test]
+    fn the_counter_is_used_exactly_where_the_kernel_uses_it() {
+        assert_eq!(clock().tsc, tsc::trusted_by_kernel());
+    }
+
+    #[test]
     fn the_monotonic_clock_counts_nanoseconds() {
         let clock = Clock::monotonic();
         let start = clock.tick();
