@@ -23,8 +23,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use async_openai::Client;
-use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestUserMessage, CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
 };
@@ -47,8 +45,7 @@ fn request() -> CreateChatCompletionRequest {
 
 fn end_to_end(c: &mut Criterion) {
     let server = MockServer::start().unwrap();
-    let config = OpenAIConfig::new().with_api_base(server.base_url()).with_api_key("sk-test");
-    let plain = Client::with_config(config);
+    let plain = support::mock_client(&server);
     let dir = tempfile::tempdir().unwrap();
     let tracer = Tracer::builder()
         .sink(JsonlSink::open(dir.path().join("traces.jsonl")).unwrap())

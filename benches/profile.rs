@@ -84,10 +84,7 @@ fn main() {
             // Whole calls over HTTP to the mock server, on a current-thread runtime: the
             // recording work in situ, between the transport's code and data.
             let server = llm_trace_mock::MockServer::start().unwrap();
-            let config = async_openai::config::OpenAIConfig::new()
-                .with_api_base(server.base_url())
-                .with_api_key("sk-test");
-            let plain = async_openai::Client::with_config(config);
+            let plain = support::mock_client(&server);
             let traced =
                 llm_trace::openai::TracedClient::new(plain.clone()).with_tracer(tracer.clone());
             let (request, _) = support::openai_values();

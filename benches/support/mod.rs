@@ -25,6 +25,16 @@ use std::time::{Duration, Instant};
 
 use llm_trace::{FinishReason, Tracer, Usage};
 
+/// An async-openai client for `server` (the bundled mock OpenAI-compatible server).
+pub fn mock_client(
+    server: &llm_trace_mock::MockServer,
+) -> async_openai::Client<async_openai::config::OpenAIConfig> {
+    let config = async_openai::config::OpenAIConfig::new()
+        .with_api_base(server.base_url())
+        .with_api_key("sk-test");
+    async_openai::Client::with_config(config)
+}
+
 /// A 300-character user message (the input preview keeps 200).
 pub const PROMPT: &str = "My invoice for March shows a double charge of 49.90 EUR, can you check it? \
 My invoice for March shows a double charge of 49.90 EUR, can you check it? \
