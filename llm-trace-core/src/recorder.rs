@@ -3,7 +3,7 @@
 use crate::clock::Tick;
 use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part, Side};
-use crate::pricing::TokenCounts;
+use crate::pricing::{Price, TokenCounts};
 use crate::recent::Recent;
 use crate::redact::Redaction;
 use crate::trace::{
@@ -513,36 +513,58 @@ impl CallRecorder {
         // Without usage the cost is unknown, unless the provider refused the request outright
         // (an HTTP error status): then nothing was billed.
         let refused = trace.error.as_ref().is_some_and(|e| e.status.is_some());
-        trace.cost_usd = if trace.usage_source != UsageSource::None || refused {
-            let tokens = TokenCounts {
-                prompt_tokens: trace.prompt_tokens,
-                completion_tokens: trace.completion_tokens,
-                cached_tokens: trace.cached_tokens.unwrap_or(0),
-                cache_write_tokens: self.cache_write_tokens,
-            };
-            tracer.price_of(trace.response_model.as_ref(), &trace.model).map(|p| p.cost(&tokens))
-        } else {
-            None
+        let priced = trace.usage_source != UsageSource::None || refused;
+        trace.cost_usd = None;
+        let mut unfinished = Unfinished {
+            input_cut: self.input_cut,
+            output_cut: self.output_cut,
+            // The writer prices the call, unless the span shows the cost now.
+            cost_pending: priced.then_some(self.cache_write_tokens),
         };
+        if !self.span.is_disabled() {
+            unfinished.set_cost(&mut trace, |response_model, model| {
+                tracer.price_of(response_model, model)
+            });
+        }
         if self.captured.is_some() {
             trace.payload = Some(crate::payload::key(&trace.trace_id));
         }
         crate::span::finish(&self.span, &trace);
-        let unredacted = Unredacted { input_cut: self.input_cut, output_cut: self.output_cut };
-        tracer.record_boxed(trace, self.captured.take(), Some(unredacted));
+        tracer.record_boxed(trace, self.captured.take(), Some(unfinished));
     }
 }
 
 /// What a [`CallRecorder`] leaves to the writer thread: the trace's previews are raw windows
-/// of the text ([`window_bytes`]) and its error message is unredacted. Redaction and cutting run on the writer, before any sink sees the trace, so
-/// the caller does not pay for them (they were half of its cost).
+/// of the text ([`window_bytes`]), its error message is unredacted and, usually, its cost is
+/// still to be computed. That work runs on the writer, before any sink sees the trace, so
+/// the caller does not pay for it (redaction and cutting were half of its cost).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Unredacted {
+pub(crate) struct Unfinished {
     input_cut: bool,
     output_cut: bool,
+    /// The call is priced, but not yet: its cache-write tokens (not kept in the trace).
+    cost_pending: Option<u64>,
 }
 
-impl Unredacted {
+impl Unfinished {
+    /// Sets the trace's cost if it is still to be computed, from `price`: the price of a call
+    /// to a model (second argument) answered by a response model (first).
+    pub(crate) fn set_cost(
+        &mut self,
+        trace: &mut LlmTrace,
+        price: impl FnOnce(Option<&Arc<str>>, &Arc<str>) -> Option<Price>,
+    ) {
+        let Some(cache_write_tokens) = self.cost_pending.take() else { return };
+        let tokens = TokenCounts {
+            prompt_tokens: trace.prompt_tokens,
+            completion_tokens: trace.completion_tokens,
+            cached_tokens: trace.cached_tokens.unwrap_or(0),
+            cache_write_tokens,
+        };
+        trace.cost_usd =
+            price(trace.response_model.as_ref(), &trace.model).map(|p| p.cost(&tokens));
+    }
+
     /// Redacts and cuts the previews and the error message of `trace`, in place. If the
     /// user's redaction hook panics, the texts it was given are dropped rather than kept
     /// unredacted, and the panic's message is returned.

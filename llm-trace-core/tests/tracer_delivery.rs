@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use llm_trace_core::pricing::TokenCounts;
 use llm_trace_core::sink::{JsonlSink, MemorySink, Sink, SinkError};
 use llm_trace_core::{Config, FinishReason, LlmTrace, Overflow, Tracer, Usage};
 
@@ -13,6 +14,16 @@ fn finish_one(tracer: &Tracer, i: u64) {
     let mut call = tracer.call("openai", "chat", "gpt-4o-mini");
     call.usage(Usage::new(100 + i, 10)).input("hello");
     call.finish(FinishReason::Stop);
+}
+
+/// What the calls `finish_one(tracer, i)` for `i` in `calls` cost, from the price table.
+fn cost_of_calls(tracer: &Tracer, calls: std::ops::Range<u64>) -> f64 {
+    let price = |i| tracer.prices().cost("gpt-4o-mini", &TokenCounts::new(100 + i, 10));
+    calls.map(|i| price(i).expect("gpt-4o-mini is priced")).sum()
+}
+
+fn assert_close(a: f64, b: f64) {
+    assert!((a - b).abs() < 1e-12 && a > 0.0, "{a} vs {b}");
 }
 
 #[test]
@@ -258,7 +269,11 @@ fn sample_rate_zero_records_only_the_summary() {
     }
     tracer.flush().unwrap();
     assert!(memory.is_empty());
-    assert_eq!(tracer.summary().total.calls, 10);
+    let total = tracer.summary().total;
+    assert_eq!(total.calls, 10);
+    // Priced on the caller: these calls never reach the writer, which prices the others.
+    assert_eq!(total.unpriced, 0);
+    assert_close(total.cost_usd, cost_of_calls(&tracer, 0..10));
 }
 
 #[test]
@@ -308,7 +323,11 @@ fn calls_dropped_by_a_full_queue_still_count_in_the_summary() {
     let dropped = tracer.stats().dropped;
     assert!(dropped > 0, "the queue of 4 behind a stuck sink must overflow");
     sink.open();
-    assert_eq!(tracer.summary().total.calls, 100, "{dropped} dropped");
+    let total = tracer.summary().total;
+    assert_eq!(total.calls, 100, "{dropped} dropped");
+    // The dropped calls are priced on the caller, the others on the writer.
+    assert_eq!(total.unpriced, 0);
+    assert_close(total.cost_usd, cost_of_calls(&tracer, 0..100));
 }
 
 #[test]

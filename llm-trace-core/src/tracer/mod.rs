@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::payload::Captured;
 use crate::pricing::{Price, PriceTable};
 use crate::recent::Recent;
-use crate::recorder::{CallRecorder, Unredacted};
+use crate::recorder::{CallRecorder, Unfinished};
 use crate::sink::{JsonlSink, Sink};
 use crate::summary::Summary;
 use crate::trace::{LlmTrace, Name, TraceId};
@@ -63,7 +63,7 @@ struct Inner {
     overflow: Overflow,
     max_wait: Duration,
     shutdown_timeout: Duration,
-    prices: PriceTable,
+    prices: Arc<PriceTable>,
     shared: Arc<Shared>,
     tx: Sender<Msg>,
     /// Ends the writer's nap when a message cannot wait for it.
@@ -136,14 +136,14 @@ impl Tracer {
         self.inner.payload_max_bytes
     }
 
-    /// Queues `trace` for the writer, which redacts it (when `unredacted` says how), counts it
-    /// in the summary and writes it. A trace that does not reach the writer (sampled out,
-    /// dropped) is counted in the summary here.
+    /// Queues `trace` for the writer, which finishes it (when `unfinished` says how), counts
+    /// it in the summary and writes it. A trace that does not reach the writer (sampled out,
+    /// dropped) is priced and counted in the summary here.
     pub(crate) fn record_boxed(
         &self,
-        trace: Box<LlmTrace>,
+        mut trace: Box<LlmTrace>,
         captured: Option<Box<Captured>>,
-        unredacted: Option<Unredacted>,
+        unfinished: Option<Unfinished>,
     ) {
         let inner = &*self.inner;
         inner.shared.counters.recorded.fetch_add(1, Ordering::Relaxed);
@@ -163,11 +163,14 @@ impl Tracer {
         let _ = captured;
         if !inner.sampled(&trace) {
             inner.shared.counters.sampled_out.fetch_add(1, Ordering::Relaxed);
+            if let Some(mut unfinished) = unfinished {
+                unfinished.set_cost(&mut trace, |r, m| inner.price_of(r, m));
+            }
             inner.shared.lock_summary().add(&trace);
             give_back(trace);
             return;
         }
-        let msg = Msg::Trace(trace, unredacted);
+        let msg = Msg::Trace(trace, unfinished);
         if inner.closed.load(Ordering::Acquire) {
             return inner.count_dropped(msg, "the tracer was shut down");
         }
@@ -324,39 +327,7 @@ impl Tracer {
         response_model: Option<&Arc<str>>,
         model: &Arc<str>,
     ) -> Option<Price> {
-        let resolve = || {
-            let prices = &self.inner.prices;
-            response_model
-                .and_then(|m| prices.resolve(m))
-                .or_else(|| prices.resolve(model))
-                .map(|found| *found.price)
-        };
-        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || **a == **b;
-        PRICES
-            .try_with(|cache| {
-                let mut cache = cache.borrow_mut();
-                let hit = cache.find(|e| {
-                    e.tracer == self.inner.id
-                        && same(&e.model, model)
-                        && match (&e.response_model, response_model) {
-                            (None, None) => true,
-                            (Some(a), Some(b)) => same(a, b),
-                            _ => false,
-                        }
-                });
-                if let Some(entry) = hit {
-                    return entry.price;
-                }
-                let price = resolve();
-                cache.insert(PriceEntry {
-                    tracer: self.inner.id,
-                    response_model: response_model.cloned(),
-                    model: model.clone(),
-                    price,
-                });
-                price
-            })
-            .unwrap_or_else(|_| resolve())
+        self.inner.price_of(response_model, model)
     }
 
     /// The tracer calls use when none is given: the innermost [`set_default`](Self::set_default)
@@ -375,6 +346,55 @@ impl Tracer {
     pub fn set_default(&self) -> DefaultGuard {
         global::set_default(self.clone())
     }
+}
+
+impl Inner {
+    fn price_of(&self, response_model: Option<&Arc<str>>, model: &Arc<str>) -> Option<Price> {
+        cached_price(&self.prices, self.id, response_model, model)
+    }
+}
+
+/// The price in `prices` (tracer `tracer`'s table) of a call to `model` answered by
+/// `response_model`: the response model's price, else the requested model's. The last few
+/// lookups are cached per thread: on the callers, and on the writer, which prices most calls.
+pub(crate) fn cached_price(
+    prices: &PriceTable,
+    tracer: u64,
+    response_model: Option<&Arc<str>>,
+    model: &Arc<str>,
+) -> Option<Price> {
+    let resolve = || {
+        response_model
+            .and_then(|m| prices.resolve(m))
+            .or_else(|| prices.resolve(model))
+            .map(|found| *found.price)
+    };
+    let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || **a == **b;
+    PRICES
+        .try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let hit = cache.find(|e| {
+                e.tracer == tracer
+                    && same(&e.model, model)
+                    && match (&e.response_model, response_model) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => same(a, b),
+                        _ => false,
+                    }
+            });
+            if let Some(entry) = hit {
+                return entry.price;
+            }
+            let price = resolve();
+            cache.insert(PriceEntry {
+                tracer,
+                response_model: response_model.cloned(),
+                model: model.clone(),
+                price,
+            });
+            price
+        })
+        .unwrap_or_else(|_| resolve())
 }
 
 /// Recycled traces a thread keeps at hand (one batch from the writer).
@@ -426,7 +446,10 @@ impl Inner {
 
     /// Counts a trace that will not be written (it still counts in the summary).
     fn count_dropped(&self, msg: Msg, why: &str) {
-        if let Msg::Trace(trace, _) = msg {
+        if let Msg::Trace(mut trace, unfinished) = msg {
+            if let Some(mut unfinished) = unfinished {
+                unfinished.set_cost(&mut trace, |r, m| self.price_of(r, m));
+            }
             self.shared.lock_summary().add(&trace);
         }
         let dropped = self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -592,16 +615,20 @@ impl TracerBuilder {
         let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity);
         let (recycle, recycled) = crossbeam_channel::bounded(worker::RECYCLED_BATCHES);
         let shared = Arc::new(Shared::new(&sinks));
+        let id = NEXT_TRACER_ID.fetch_add(1, Ordering::Relaxed);
+        let prices = Arc::new(prices);
         let finishing = worker::Finishing {
             redaction: config.redaction.clone(),
             preview_chars: config.preview_chars,
+            prices: prices.clone(),
+            tracer: id,
         };
         let worker =
             worker::spawn(rx, recycle, sinks, shared.clone(), finishing, config.flush_interval)?;
         let waker = worker::Waker::of(&worker);
         Ok(Tracer {
             inner: Arc::new(Inner {
-                id: NEXT_TRACER_ID.fetch_add(1, Ordering::Relaxed),
+                id,
                 session_id,
                 preview_chars: config.preview_chars,
                 sample_rate: config.sample_rate,

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use super::rate_limit::RateLimited;
 use super::{SinkStats, Stats};
 use crate::error::Error;
-use crate::recorder::Unredacted;
+use crate::recorder::Unfinished;
 use crate::redact::Redaction;
 use crate::sink::{Sink, SinkError};
 use crate::summary::Summarizer;
@@ -36,7 +36,7 @@ const RECYCLE_MAX_BYTES: usize = 8 * 1024;
 
 pub(super) enum Msg {
     /// A trace to write; with `Some`, its previews still have to be redacted and cut.
-    Trace(Box<LlmTrace>, Option<Unredacted>),
+    Trace(Box<LlmTrace>, Option<Unfinished>),
     /// Write (and so count in the summary) everything before this message, then acknowledge.
     Count(Sender<()>),
     /// Write everything before this message, flush the sinks, then acknowledge.
@@ -107,6 +107,9 @@ impl Shared {
 pub(super) struct Finishing {
     pub(super) redaction: Redaction,
     pub(super) preview_chars: usize,
+    pub(super) prices: std::sync::Arc<crate::pricing::PriceTable>,
+    /// The tracer's id (keys the per-thread price cache).
+    pub(super) tracer: u64,
 }
 
 thread_local! {
@@ -245,10 +248,10 @@ impl Worker {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Trace(mut trace, unredacted) => {
+                    Msg::Trace(mut trace, unfinished) => {
                         traces += 1;
-                        if let Some(unredacted) = unredacted {
-                            self.finish(&mut trace, unredacted);
+                        if let Some(unfinished) = unfinished {
+                            self.finish(&mut trace, unfinished);
                         }
                         batch.push(trace);
                         if batch.len() >= MAX_BATCH {
@@ -285,10 +288,11 @@ impl Worker {
         }
     }
 
-    /// Redacts and cuts the previews of a trace from a `CallRecorder`.
-    fn finish(&mut self, trace: &mut LlmTrace, unredacted: Unredacted) {
-        let Finishing { redaction, preview_chars } = &self.finishing;
-        if let Err(panic) = unredacted.finish(trace, redaction, *preview_chars) {
+    /// Prices a trace from a `CallRecorder` and redacts and cuts its previews.
+    fn finish(&mut self, trace: &mut LlmTrace, mut unfinished: Unfinished) {
+        let Finishing { redaction, preview_chars, prices, tracer } = &self.finishing;
+        unfinished.set_cost(trace, |r, m| super::cached_price(prices, *tracer, r, m));
+        if let Err(panic) = unfinished.finish(trace, redaction, *preview_chars) {
             self.hook_warning.warn(|suppressed| {
                 tracing::warn!(
                     target: "llm_trace",
