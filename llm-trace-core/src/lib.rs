@@ -4,8 +4,8 @@
 //!
 //! How a call travels: an annotated function enters a [`context::Scope`]; a
 //! [`CallRecorder`] (from [`call`], or a traced client) captures that context and the request,
-//! and when the call ends builds one [`LlmTrace`] with usage, latency and cost. The
-//! [`Tracer`] queues it for a background thread that redacts its previews, adds it to the
+//! and when the call ends builds one [`LlmTrace`] with usage and latency. The [`Tracer`]
+//! queues it for a background thread that prices it, redacts its previews, adds it to the
 //! session [`Summary`](summary::Summary) and writes batches to the [sinks](sink).
 //!
 //! ```
