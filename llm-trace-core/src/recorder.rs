@@ -1,5 +1,9 @@
 //! The manual API: record any provider's call with a [`CallRecorder`].
 
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::clock::Tick;
 use crate::context::{CallContext, UNKNOWN};
 use crate::payload::{Captured, Part, Side};
@@ -11,9 +15,6 @@ use crate::trace::{
     push_preview,
 };
 use crate::tracer::Tracer;
-use std::borrow::Cow;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Starts recording a call on the current tracer (see [`Tracer::current`]).
 ///
