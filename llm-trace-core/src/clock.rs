@@ -49,7 +49,7 @@ pub(crate) fn now() -> (Tick, u64) {
                     return wall + (since as f64 * clock.nanos_per_tick()) as u64;
                 }
             }
-            let wall = clock.reanchor(tick);
+            let wall = clock.reanchor();
             anchor.set(Some((tick, wall)));
             wall
         })
@@ -136,16 +136,18 @@ impl Clock {
         f64::from_bits(self.nanos_per_tick.load(Ordering::Relaxed))
     }
 
-    /// The wall-clock time at `tick` (read from the system clock now), in nanoseconds since
-    /// the Unix epoch; and, for the time-stamp counter, its rate measured again over the
-    /// baseline since the clock was made.
+    /// The wall-clock time (read from the system clock now), in nanoseconds since the Unix
+    /// epoch; and, for the time-stamp counter, its rate measured again over the
+    /// baseline since the clock was made (from a fresh reading of the counter and `Instant`
+    /// together, which a thread switch cannot come between).
     #[cold]
-    fn reanchor(&self, tick: Tick) -> u64 {
+    fn reanchor(&self) -> u64 {
         let wall = unix_nanos(SystemTime::now());
         if self.tsc {
-            let elapsed = self.base.elapsed();
+            let (tick, at) = tsc::read_with_instant();
+            let elapsed = at.saturating_duration_since(self.base);
             if elapsed >= REANCHOR {
-                if let Some(rate) = rate(elapsed, tick.0.wrapping_sub(self.base_tick)) {
+                if let Some(rate) = rate(elapsed, tick.wrapping_sub(self.base_tick)) {
                     self.nanos_per_tick.store(rate.to_bits(), Ordering::Relaxed);
                 }
             }
@@ -253,18 +255,33 @@ mod tests {
     #[test]
     fn ticks_agree_with_instant_over_a_sleep() {
         for _ in 0..3 {
-            let (start, at) = (Tick::now(), Instant::now());
+            let (start, span) = bracketed(Tick::now);
             std::thread::sleep(Duration::from_millis(30));
-            let (end, expected) = (Tick::now(), at.elapsed());
+            let (end, end_span) = bracketed(Tick::now);
             let measured = end.millis_since(start);
-            let expected = expected.as_secs_f64() * 1e3;
-            // Two pairs of reads, a few hundred nanoseconds apart at most, plus the rate's error.
+            let (shortest, longest) = between(span, end_span);
+            // The rate is measured to well under 0.1%.
             assert!(
-                (measured - expected).abs() < 0.05 + expected * 1e-3,
-                "{measured} vs {expected}"
+                shortest * 0.999 <= measured && measured <= longest * 1.001,
+                "{measured} not within {shortest}..{longest}"
             );
         }
         assert_eq!(Tick::now().millis_since(Tick(u64::MAX)), 0.0, "a later start counts as 0");
+    }
+
+    /// `read()`, with the instants just before and after it: a thread switch may come between
+    /// two reads, so only the bracket is known.
+    fn bracketed<T>(read: impl FnOnce() -> T) -> (T, (Instant, Instant)) {
+        let before = Instant::now();
+        let value = read();
+        (value, (before, Instant::now()))
+    }
+
+    /// The shortest and the longest time, in milliseconds, that may have passed between two
+    /// bracketed reads.
+    fn between(first: (Instant, Instant), second: (Instant, Instant)) -> (f64, f64) {
+        let millis = |d: Duration| d.as_secs_f64() * 1e3;
+        (millis(second.0.saturating_duration_since(first.1)), millis(second.1 - first.0))
     }
 
     #[test]
@@ -288,16 +305,20 @@ mod tests {
         let clock = Clock::tsc();
         assert!(clock.tsc, "a plausible rate on any x86-64 machine");
         let first = clock.nanos_per_tick();
-        let (start, at) = (clock.tick(), Instant::now());
+        let (start, span) = bracketed(|| clock.tick());
         std::thread::sleep(REANCHOR + Duration::from_millis(10));
         // A re-anchor after REANCHOR measures the rate again over the whole baseline: here it
         // corrects a rate spoiled on purpose.
         clock.nanos_per_tick.store((first * 1.5).to_bits(), Ordering::Relaxed);
-        clock.reanchor(clock.tick());
+        clock.reanchor();
         let refined = clock.nanos_per_tick();
-        let measured = (clock.tick().0 - start.0) as f64 * refined;
-        let expected = at.elapsed().as_nanos() as f64;
-        assert!((measured - expected).abs() < expected * 1e-4, "{measured} vs {expected}");
+        let (end, end_span) = bracketed(|| clock.tick());
+        let measured = (end.0 - start.0) as f64 * refined / 1e6;
+        let (shortest, longest) = between(span, end_span);
+        assert!(
+            shortest * (1.0 - 1e-4) <= measured && measured <= longest * (1.0 + 1e-4),
+            "{measured} not within {shortest}..{longest}"
+        );
         assert!((refined - first).abs() < first * 1e-2, "{refined} vs {first}");
     }
 
