@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use super::rate_limit::RateLimited;
 use super::{SinkStats, Stats};
 use crate::error::Error;
+use crate::pricing::PriceTable;
 use crate::recorder::Unfinished;
 use crate::redact::Redaction;
 use crate::sink::{Sink, SinkError};
@@ -35,7 +36,8 @@ pub(super) type Boxes = Vec<Box<LlmTrace>>;
 const RECYCLE_MAX_BYTES: usize = 8 * 1024;
 
 pub(super) enum Msg {
-    /// A trace to write; with `Some`, its previews still have to be redacted and cut.
+    /// A trace to write; with `Some`, it still has to be finished (priced, its previews
+    /// redacted and cut).
     Trace(Box<LlmTrace>, Option<Unfinished>),
     /// Write (and so count in the summary) everything before this message, then acknowledge.
     Count(Sender<()>),
@@ -107,7 +109,7 @@ impl Shared {
 pub(super) struct Finishing {
     pub(super) redaction: Redaction,
     pub(super) preview_chars: usize,
-    pub(super) prices: std::sync::Arc<crate::pricing::PriceTable>,
+    pub(super) prices: std::sync::Arc<PriceTable>,
     /// The tracer's id (keys the per-thread price cache).
     pub(super) tracer: u64,
 }
