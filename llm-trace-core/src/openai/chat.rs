@@ -12,14 +12,13 @@ use async_openai::types::chat::{
 };
 use async_openai::{Chat, RequestOptions};
 
-use super::{Settings, keep_request, keep_response};
-
 use super::call::TracedCall;
 use super::error::trace_error;
 use super::extract::{
     finish_reason, record_chat_request, record_tool_calls, tool_call_names, usage,
 };
 use super::stream::TracedStream;
+use super::{Settings, keep_request, keep_response};
 use crate::recorder::CallRecorder;
 
 /// async-openai's [`Chat`] with `create` and `create_stream` traced. Returned by

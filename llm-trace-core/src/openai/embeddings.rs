@@ -12,10 +12,9 @@ use async_openai::types::embeddings::{
 };
 use async_openai::{Embeddings, RequestOptions};
 
-use super::{Settings, keep_request, keep_response};
-
 use super::call::TracedCall;
 use super::error::trace_error;
+use super::{Settings, keep_request, keep_response};
 use crate::recorder::{CallRecorder, Usage};
 use crate::trace::FinishReason;
 
