@@ -96,17 +96,15 @@ fn main() {
                     server.clear_requests(); // the mock server keeps what it was sent
                 }
             };
-            if workload == "e2e_traced" {
-                measured(n, &mut || {
+            let traced_calls = workload == "e2e_traced";
+            measured(n, &mut || {
+                if traced_calls {
                     rt.block_on(traced.chat().create(request.clone())).unwrap();
-                    after_each();
-                });
-            } else {
-                measured(n, &mut || {
+                } else {
                     rt.block_on(plain.chat().create(request.clone())).unwrap();
-                    after_each();
-                });
-            }
+                }
+                after_each();
+            });
         }
         "tracing_json" => {
             let peer = support::TracingPeer::new(dir.path());
