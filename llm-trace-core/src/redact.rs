@@ -184,19 +184,31 @@ impl Redaction {
             (true, false) => 13,
             (false, false) => usize::MAX,
         };
+        // Digits count only when a number rule is on (`c - '0' < 0` is never true).
+        let digit_span: u8 = if needed == usize::MAX { 0 } else { 10 };
+        let is_digit = |c: u8| c.wrapping_sub(b'0') < digit_span;
         let mut run = 0;
-        // The padding of a short text is not fresh: it is never looked at.
-        bytescan::windows(b, 0).any(|(at, window, fresh)| {
-            let window = &window;
-            if needed != usize::MAX && number_runs(window, fresh, &mut run, needed) {
-                return true;
-            }
+        // The padding (0) is in no class, and is not fresh anyway.
+        bytescan::windows(b, 0).any(|w| {
             // `b` or `B` is one test: they differ only in bit 5.
-            let anchors = fresh
-                & bytescan::mask(window, |c| {
-                    (c == b'-') | (c == b'_') | (c == b'A') | (c | 0x20 == b'b')
+            let found = w.fresh
+                & bytescan::bits(&w.bytes, |c| {
+                    is_digit(c) | (c == b'-') | (c == b'_') | (c == b'A') | (c | 0x20 == b'b')
                 });
-            bytescan::positions(anchors).any(|i| self.anchored_at(b, at + i))
+            // The usual window, prose, is done here.
+            if found == 0 && run == 0 {
+                return false;
+            }
+            let digits = found & bytescan::bits(&w.bytes, is_digit);
+            if digits != 0 || run != 0 {
+                // `' '..='/'` and `'0'..='9'` are the one range `0x20..=0x39`.
+                let breaks =
+                    w.fresh & !bytescan::bits(&w.bytes, |c| c.wrapping_sub(b' ') <= b'9' - b' ');
+                if number_runs(digits, breaks, &mut run, needed) {
+                    return true;
+                }
+            }
+            bytescan::positions(found & !digits).any(|i| self.anchored_at(b, w.at + i))
         })
     }
 
@@ -309,37 +321,29 @@ impl Redaction {
 }
 
 /// Follows the runs of digits and separators through the `fresh` bytes of a window (the others
-/// were seen before): `run` counts the digits of the run reaching them, and then of the run
-/// reaching the window's end. True if a run may hold `needed` digits, an upper bound of the
-/// digits any card or phone number match can hold.
+/// were seen before), given the window's `digits` and `breaks` (bytes that are neither a digit
+/// nor a separator), both as bits and already limited to the fresh bytes: `run` counts the
+/// digits of the run reaching the window, and then of the run reaching the window's end. True
+/// if a run may hold `needed` digits, an upper bound of the digits any card or phone number
+/// match can hold.
 ///
 /// Over-estimates, which only ever costs a scan: every byte from `' '` to `'/'` counts as a
 /// separator (the scanner accepts six of them; one range test is what vectorizes), and the
-/// runs inside the window count as one, of every digit between its first and last other byte.
-fn number_runs(
-    window: &[u8; bytescan::LANES],
-    fresh: u128,
-    run: &mut usize,
-    needed: usize,
-) -> bool {
-    let digits = fresh & bytescan::mask(window, |c| c.is_ascii_digit());
-    if digits == 0 && *run == 0 {
-        return false; // the usual case: prose
-    }
-    // `' '..='/'` and `'0'..='9'` are the one range `0x20..=0x39`.
-    let breaks = fresh & !bytescan::mask(window, |c| c.wrapping_sub(b' ') <= b'9' - b' ');
+/// runs inside the window count as one, of every digit between its first and last break.
+fn number_runs(digits: u16, breaks: u16, run: &mut usize, needed: usize) -> bool {
+    let count = |bits: u16| bits.count_ones() as usize;
     if breaks == 0 {
-        *run += bytescan::count(digits);
+        *run += count(digits);
         return *run >= needed;
     }
-    let (first, last) = (breaks.trailing_zeros(), 127 - breaks.leading_zeros());
+    let (first, last) = (breaks.trailing_zeros(), 15 - breaks.leading_zeros());
     let before_first = digits & ((1 << first) - 1);
-    let after_last = digits & u128::MAX.checked_shl(last + 1).unwrap_or(0);
+    let after_last = digits & u16::MAX.checked_shl(last + 1).unwrap_or(0);
     let between = digits & !before_first & !after_last;
-    if *run + bytescan::count(before_first) >= needed || bytescan::count(between) >= needed {
+    if *run + count(before_first) >= needed || count(between) >= needed {
         return true;
     }
-    *run = bytescan::count(after_last);
+    *run = count(after_last);
     *run >= needed
 }
 
@@ -601,6 +605,36 @@ mod tests {
         }
         let clean = "My invoice for March shows a double charge of 49.90 EUR, can you check it?";
         assert!(!Redaction::default().may_match(clean.repeat(4).as_bytes()));
+    }
+
+    #[test]
+    fn the_quick_test_finds_keys_at_every_offset() {
+        // Every shape, at every place against the 16-byte windows (first, whole, overlapping
+        // last and short windows), glued to the text before it or not.
+        let secrets = [
+            "sk-proj-AbCdEfGhIjKlMnOpQrStUvWx1234",
+            "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+            "AKIAIOSFODNN7EXAMPLE",
+            "ASIAIOSFODNN7EXAMPLE",
+            "xoxb-1234567890-abcdefghij",
+            "xoxp-1234567890-abcdefghij",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "github_pat_abcdefghijklmnopqrstuvwxyz0123",
+            "Bearer abcdefgh12345",
+            "bEaReR\tabcdefgh12345",
+        ];
+        for pad in 0..40 {
+            for gap in ["", " ", "\n", "é "] {
+                for secret in secrets {
+                    let text = format!("{}{gap}{secret}", "x".repeat(pad));
+                    let r = Redaction::default();
+                    assert!(r.may_match(text.as_bytes()), "{text:?}");
+                    if !gap.is_empty() || pad == 0 {
+                        assert!(matches!(r.apply(&text), Cow::Owned(_)), "{text:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

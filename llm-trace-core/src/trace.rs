@@ -405,9 +405,8 @@ mod json {
     fn needs_escape(b: &[u8]) -> bool {
         // A space pads a short text: it needs no escape. Bytes seen twice (the last window
         // may overlap) are no harm here.
-        bytescan::windows(b, b' ').any(|(_, window, _)| {
-            bytescan::mask(&window, |c| (c < 0x20) | (c == b'"') | (c == b'\\')) != 0
-        })
+        bytescan::windows(b, b' ')
+            .any(|w| bytescan::bits(&w.bytes, |c| (c < 0x20) | (c == b'"') | (c == b'\\')) != 0)
     }
 }
 
