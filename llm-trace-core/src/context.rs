@@ -273,6 +273,13 @@ impl Scope {
         ScopeGuard { depth, _not_send: PhantomData }
     }
 
+    /// [`enter`](Self::enter), under the name `#[traced_llm]` uses for static and runtime
+    /// scopes alike (see [`StaticScope::enter_in_fn`]). Not a public API.
+    #[doc(hidden)]
+    pub fn enter_in_fn(self) -> ScopeGuard {
+        self.enter()
+    }
+
     /// Runs `f` inside the scope.
     pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
         let _guard = self.enter();
@@ -332,6 +339,15 @@ impl StaticScope {
         ScopeGuard { depth, _not_send: PhantomData }
     }
 
+    /// Enters the scope for the body of a sync fn: what `#[traced_llm]` uses. Not a public
+    /// API; see [`FnGuard`].
+    #[doc(hidden)]
+    #[inline]
+    pub fn enter_in_fn(&'static self) -> FnGuard {
+        let depth = push_static(self);
+        FnGuard { depth, _not_send: PhantomData }
+    }
+
     /// Runs `f` inside the scope.
     pub fn in_scope<R>(&'static self, f: impl FnOnce() -> R) -> R {
         let _guard = self.enter();
@@ -384,8 +400,11 @@ impl Fast {
 
 /// The entries that own data: runtime scopes, captured contexts, static scopes with the
 /// context built for them (moved here when a call is first recorded in them), and any entry
-/// deeper than [`FAST_DEPTH`]. Each is stored with its depth, shallowest first; there is one
-/// for every depth below `Fast::len` whose slot is `None` or past the slots.
+/// deeper than [`FAST_DEPTH`]. Each is stored with its depth, shallowest first, at most one
+/// per depth; there is one for every depth below `Fast::len` whose slot is `None` or past the
+/// slots. Any other (at a depth whose slot holds a scope, or at `Fast::len` or deeper) is a
+/// leftover of an entry a [`FnGuard`] left without looking here: ignored, and dropped when
+/// its depth is entered again.
 struct Slow {
     frames: Vec<(usize, Frame)>,
 }
@@ -419,15 +438,23 @@ fn push_static(scope: &'static StaticScope) -> usize {
     })
 }
 
-/// Enters a frame kept in [`Slow`], returning the depth to restore (`usize::MAX` if the
-/// thread is exiting and its stack is gone: nothing was entered). Out of line, so that the
+/// Enters a frame kept in [`Slow`], returning the depth to restore (the depth as it was, with
+/// nothing entered, if the thread is exiting and its stack is gone). Out of line, so that the
 /// static path it is the fallback of stays small where it is inlined.
 #[inline(never)]
 fn push_slow(frame: Frame) -> usize {
     FAST.with(|fast| {
         let depth = fast.len.get();
-        if SLOW.try_with(|slow| slow.borrow_mut().frames.push((depth, frame))).is_err() {
-            return usize::MAX;
+        let pushed = SLOW.try_with(|slow| {
+            let mut slow = slow.borrow_mut();
+            // Frames at this depth or deeper are left over from entries that have ended
+            // (see `FnGuard`).
+            let current = slow.frames.partition_point(|(d, _)| *d < depth);
+            slow.frames.truncate(current);
+            slow.frames.push((depth, frame));
+        });
+        if pushed.is_err() {
+            return depth;
         }
         if let Some(slot) = fast.slots.get(depth) {
             slot.set(None);
@@ -438,11 +465,11 @@ fn push_slow(frame: Frame) -> usize {
 }
 
 /// Leaves the entry at `depth` if it is the usual one, the innermost entry and a static scope
-/// held in place, by restoring the depth: whether it was. (`wrapping_add`: a failed push
-/// returned `usize::MAX`, which has no slot.) Otherwise [`pop_to_slow`] is what leaves it.
+/// held in place, by restoring the depth: whether it was. Otherwise [`pop_to_slow`] is what
+/// leaves it.
 #[inline(always)]
 fn leave_fast(fast: &Fast, depth: usize) -> bool {
-    let usual = fast.len.get() == depth.wrapping_add(1) && fast.slot(depth).is_some();
+    let usual = fast.len.get() == depth + 1 && fast.slot(depth).is_some();
     if usual {
         fast.len.set(depth);
     }
@@ -457,12 +484,15 @@ fn pop_to_slow(fast: &Fast, depth: usize) -> Option<Frame> {
         return None;
     }
     fast.len.set(depth);
+    // A frame in `Slow` at `depth` is this entry's only if the entry is not held in place (a
+    // static scope held in place may find a leftover there, see `FnGuard`).
+    let kept_in_slow = fast.slot(depth).is_none();
     SLOW.try_with(|slow| {
         let mut slow = slow.borrow_mut();
         let from = slow.frames.partition_point(|(d, _)| *d < depth);
         let mut removed = slow.frames.drain(from..);
         match removed.next() {
-            Some((d, frame)) if d == depth => Some(frame),
+            Some((d, frame)) if d == depth && kept_in_slow => Some(frame),
             _ => None,
         }
     })
@@ -505,7 +535,11 @@ fn context_at<'s>(fast: &Fast, slow: &'s mut Slow, depth: usize) -> Option<&'s A
             return Some(scope.root_context());
         }
         let at = slow.frames.partition_point(|(d, _)| *d < depth);
-        slow.frames.insert(at, (depth, Frame::Static(scope)));
+        match slow.frames.get_mut(at) {
+            // A leftover of an ended entry at this depth (see `FnGuard`): replaced.
+            Some(leftover) if leftover.0 == depth => *leftover = (depth, Frame::Static(scope)),
+            _ => slow.frames.insert(at, (depth, Frame::Static(scope))),
+        }
         fast.slots[depth].set(None);
     }
     let mut at = slow.index_of(depth)?;
@@ -582,6 +616,30 @@ impl Drop for ScopeGuard {
                 leave_slow(fast, self.depth);
             }
         })
+    }
+}
+
+/// What `#[traced_llm]` holds while a sync fn with a [`StaticScope`] runs: leaving the scope
+/// is one store, the depth put back. Not a public API (reached through
+/// `llm_trace::__private`): it is only correct for an entry left in order, which a guard the
+/// macro declares and nothing else can name always is (on return, `?` and unwinding).
+///
+/// Whatever the entry left in [`Slow`] (a context built for it or for scopes entered inside,
+/// frames of inner guards that were leaked) stays there as a leftover that readers ignore
+/// and the next entry at that depth drops: looking for it would cost every annotated fn what
+/// only the fns that record a call need.
+#[doc(hidden)]
+#[derive(Debug)]
+#[must_use = "the scope is left when the guard is dropped"]
+pub struct FnGuard {
+    depth: usize,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Drop for FnGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        FAST.with(|fast| fast.len.set(self.depth));
     }
 }
 
@@ -1243,5 +1301,134 @@ mod tests {
                 assert_eq!(ctx.tags(), ["r", "l"]);
             })
         });
+    }
+
+    fn path() -> Vec<String> {
+        CallContext::current()
+            .map(|c| c.call_path().iter().map(|n| n.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    fn slow_frames() -> usize {
+        SLOW.with(|slow| slow.borrow().frames.len())
+    }
+
+    static FN_A: StaticScope = StaticScope::new("fn_a", "m", &[]);
+    static FN_B: StaticScope = StaticScope::new("fn_b", "m", &[]);
+    static FN_C: StaticScope = StaticScope::new("fn_c", "m", &[]);
+
+    #[test]
+    fn what_a_fn_guard_leaves_behind_is_never_taken_for_a_later_entry() {
+        let _a = FN_A.enter_in_fn();
+        {
+            let _b = FN_B.enter_in_fn();
+            // Builds a context for fn_b: its frame moves to `Slow`, where its guard leaves it.
+            assert_eq!(path(), ["fn_a", "fn_b"]);
+        }
+        assert_eq!(path(), ["fn_a"]);
+        // The same depth, another static scope: the leftover is fn_b's, not this entry's.
+        {
+            let _c = FN_C.enter_in_fn();
+            assert_eq!(path(), ["fn_a", "fn_c"]);
+        }
+        // And a runtime scope there.
+        Scope::new("runtime", "m", &[]).in_scope(|| assert_eq!(path(), ["fn_a", "runtime"]));
+        {
+            let _b = FN_B.enter_in_fn();
+            assert_eq!(path(), ["fn_a", "fn_b"]);
+        }
+        assert_eq!(path(), ["fn_a"]);
+    }
+
+    #[test]
+    fn a_fn_guard_inside_a_runtime_scope_leaves_it_intact() {
+        Scope::new("outer", "m", &[]).with_metadata("k", 1).in_scope(|| {
+            {
+                let _b = FN_B.enter_in_fn();
+                assert_eq!(path(), ["outer", "fn_b"]);
+            }
+            let ctx = CallContext::current().unwrap();
+            assert_eq!(ctx.call_path(), ["outer"]);
+            assert_eq!(ctx.metadata().get("k"), Some(&serde_json::json!(1)));
+        });
+        assert!(CallContext::current().is_none());
+    }
+
+    #[test]
+    fn a_fn_guard_ends_what_was_leaked_inside_it_and_leftovers_stay_bounded() {
+        for _ in 0..1_000 {
+            {
+                let _a = FN_A.enter_in_fn();
+                let _b = FN_B.enter_in_fn();
+                assert_eq!(path(), ["fn_a", "fn_b"]);
+                std::mem::forget(Scope::new("leaked", "m", &[]).enter());
+                assert_eq!(path(), ["fn_a", "fn_b", "leaked"]);
+            }
+            assert!(CallContext::current().is_none());
+            Scope::new("next", "m", &[]).in_scope(|| assert_eq!(path(), ["next"]));
+        }
+        // One entry per depth at most, however many ran.
+        assert!(slow_frames() <= 3, "{}", slow_frames());
+    }
+
+    #[test]
+    fn fn_guards_deeper_than_the_slots_keep_the_whole_path() {
+        const DEPTH: usize = FAST_DEPTH + 8;
+        let scopes: Vec<&'static StaticScope> = (0..DEPTH)
+            .map(|i| {
+                &*Box::leak(Box::new(StaticScope::new(
+                    Box::leak(format!("f{i}").into_boxed_str()),
+                    "m",
+                    &[],
+                )))
+            })
+            .collect();
+        for round in 0..3 {
+            let guards: Vec<FnGuard> = scopes.iter().map(|s| s.enter_in_fn()).collect();
+            let expected: Vec<String> = (0..DEPTH).map(|i| format!("f{i}")).collect();
+            assert_eq!(path(), expected, "round {round}");
+            // Leave them innermost first, as fns return.
+            for guard in guards.into_iter().rev() {
+                drop(guard);
+            }
+            assert!(CallContext::current().is_none());
+        }
+    }
+
+    #[test]
+    fn a_future_never_gets_back_a_leftover_as_its_frame() {
+        let _a = FN_A.enter_in_fn();
+        {
+            let _b = FN_B.enter_in_fn();
+            assert_eq!(path(), ["fn_a", "fn_b"]); // fn_b's built frame, left at depth 1
+        }
+        let seen = block_on(FN_C.instrument(async {
+            // Leaving this poll cannot take the usual way (a leaked entry is above it): it
+            // looks in `Slow` at its depth, where fn_b's leftover is.
+            std::mem::forget(Scope::new("leaked", "m", &[]).enter());
+            YieldOnce(false).await;
+            path()
+        }));
+        assert_eq!(seen, ["fn_a", "fn_c"]);
+        assert_eq!(path(), ["fn_a"]);
+    }
+
+    #[test]
+    fn a_runtime_scope_entered_over_a_leftover_gets_its_own_frame_back() {
+        let _a = FN_A.enter_in_fn();
+        {
+            let _b = FN_B.enter_in_fn();
+            assert_eq!(path(), ["fn_a", "fn_b"]); // fn_b's built frame, left at depth 1
+        }
+        // A runtime scope's frame goes to `Slow` at depth 1 on every poll and comes back to
+        // the future after it: its own, not fn_b's leftover.
+        let seen = block_on(Scope::new("task", "m", &[]).instrument(async {
+            let first = path();
+            YieldOnce(false).await;
+            (first, path())
+        }));
+        assert_eq!(seen.0, ["fn_a", "task"]);
+        assert_eq!(seen.1, ["fn_a", "task"]);
+        assert_eq!(path(), ["fn_a"]);
     }
 }

@@ -74,7 +74,7 @@ fn block(brace: token::Brace, inner: TokenStream) -> TokenStream {
     tokens
 }
 
-/// An expression with `.enter()` and `.instrument(..)`. Everything known at compile time (the
+/// An expression with `.enter_in_fn()` and `.instrument(..)`. Everything known at compile time (the
 /// usual case): a reference to a `static` `StaticScope`, so that entering builds nothing and the
 /// context of an outermost call is built once. With metadata or a session:
 /// `Scope::new(name, module_path!(), &[tags]).with_metadata(..)*.with_session(..)?`.
@@ -122,7 +122,7 @@ fn gen_scope(args: &Args, krate: &Path, sig: &Signature) -> TokenStream {
 fn gen_sync(scope: &TokenStream, block: &TokenStream) -> TokenStream {
     let guard = Ident::new("__llm_trace_guard", Span::mixed_site());
     quote! {
-        let #guard = #scope.enter();
+        let #guard = #scope.enter_in_fn();
         #block
     }
 }
@@ -273,7 +273,7 @@ mod tests {
              let __llm_trace_guard = { \
              static __LLM_TRACE_SCOPE : :: llm_trace :: __private :: StaticScope = \
              :: llm_trace :: __private :: StaticScope :: new (\"f\" , :: core :: module_path ! () , & [\"a\"]) ; \
-             & __LLM_TRACE_SCOPE } . enter () ; \
+             & __LLM_TRACE_SCOPE } . enter_in_fn () ; \
              { x + 1 } }"
         );
     }
@@ -367,7 +367,7 @@ mod tests {
         );
         assert!(out.contains("my :: lt :: __private :: Scope :: new (\"renamed\""), "{out}");
         assert!(out.contains(". with_metadata (\"user\" , { # [allow (unused_imports)] use my :: lt :: __private :: { MetaViaDisplay as _ , MetaViaSerialize as _ } ; my :: lt :: __private :: MetaValue (& (user . id)) . __llm_trace_meta () })"), "{out}");
-        assert!(out.contains(". with_session (s) . enter ()"), "{out}");
+        assert!(out.contains(". with_session (s) . enter_in_fn ()"), "{out}");
         assert!(!out.contains("StaticScope"), "metadata and session are runtime values: {out}");
         let only_metadata = expand(
             quote!(metadata(n = 3)),
