@@ -4,8 +4,8 @@
 //! caller's thread and on the writer's.
 //!
 //! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
-//! `otel`, `otel_openai`, `macro_sync_plain`, `macro_sync_annotated`, `macro_async_plain`,
-//! `macro_async_annotated`; and, run only when named (a call over HTTP takes about 13 ms under
+//! `otel`, `otel_openai`, `macro_sync_plain`, `macro_sync_annotated`, `macro_sync_floor`,
+//! `macro_async_plain`, `macro_async_annotated`; and, run only when named (a call over HTTP takes about 13 ms under
 //! callgrind: `N1=500 N2=2500 scripts/profile.sh e2e_untraced e2e_traced`), `e2e_untraced` and
 //! `e2e_traced`, async-openai calls to the mock server, untraced and through `TracedClient`.
 
@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use llm_trace::sink::JsonlSink;
 use llm_trace::{Config, FinishReason, Scope, Tracer};
-use support::macro_fns::{annotated_async, annotated_sync, block_on, plain_async, plain_sync};
+use support::macro_fns::{
+    annotated_async, annotated_sync, block_on, floor_sync, plain_async, plain_sync,
+};
 
 /// The calls counted: everything inside runs on the caller's thread.
 #[inline(never)]
@@ -126,6 +128,9 @@ fn main() {
         }),
         "macro_sync_annotated" => measured(n, &mut || {
             black_box(annotated_sync(black_box(7)));
+        }),
+        "macro_sync_floor" => measured(n, &mut || {
+            black_box(floor_sync(black_box(7)));
         }),
         "macro_async_plain" => measured(n, &mut || {
             black_box(block_on(plain_async(black_box(7))));

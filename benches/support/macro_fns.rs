@@ -3,6 +3,7 @@
 //! next to nothing (a multiplication: the macro's cost laid bare) and building a prompt (what
 //! such a function does).
 
+use std::cell::Cell;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -19,6 +20,29 @@ pub fn plain_sync(x: u64) -> u64 {
 #[inline(never)]
 pub fn annotated_sync(x: u64) -> u64 {
     black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+/// The floor for any annotation that carries context to calls made inside a fn, however
+/// deep: save a thread-local word, set it, run the body, restore the word (on unwinding too).
+/// Hand-written, with nothing else: no depth, no check of what is restored. What
+/// `#[traced_llm]` costs beyond this is its own.
+#[inline(never)]
+pub fn floor_sync(x: u64) -> u64 {
+    struct Restore(usize);
+    impl Drop for Restore {
+        #[inline(always)]
+        fn drop(&mut self) {
+            CURRENT.set(self.0);
+        }
+    }
+    static SCOPE: &str = "floor_sync";
+    let _restore = Restore(CURRENT.replace(SCOPE.as_ptr() as usize));
+    black_box(x).wrapping_mul(31).rotate_left(7)
+}
+
+thread_local! {
+    /// The word [`floor_sync`] sets: where a call would find its context.
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
 }
 
 #[inline(never)]
