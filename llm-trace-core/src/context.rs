@@ -620,9 +620,10 @@ impl Drop for ScopeGuard {
 }
 
 /// What `#[traced_llm]` holds while a sync fn with a [`StaticScope`] runs: leaving the scope
-/// is one store, the depth put back. Not a public API (reached through
-/// `llm_trace::__private`): it is only correct for an entry left in order, which a guard the
-/// macro declares and nothing else can name always is (on return, `?` and unwinding).
+/// is one store, the depth put back. Not a public API (made by [`StaticScope::enter_in_fn`]
+/// for the code the macro generates): it is only correct for an entry left in order, which a
+/// guard the macro declares and nothing else can name always is (on return, `?` and
+/// unwinding). Left out of order, it would mislabel calls, nothing worse.
 ///
 /// Whatever the entry left in [`Slow`] (a context built for it or for scopes entered inside,
 /// frames of inner guards that were leaked) stays there as a leftover that readers ignore
