@@ -206,6 +206,24 @@ impl Config {
                 parse_headers(&value).map_err(|reason| bad(name, "<hidden>", reason))?;
         }
         config.otlp.service_name = get("OTEL_SERVICE_NAME").map(|(_, v)| v.trim().to_owned());
+        if let Some((name, value)) = get("OTEL_RESOURCE_ATTRIBUTES") {
+            config.otlp.resource_attributes =
+                parse_headers(&value).map_err(|reason| bad(name, &value, reason))?;
+        }
+        if let Some((name, value)) =
+            get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT"))
+        {
+            config.otlp.timeout = match value.trim().parse::<u64>() {
+                Ok(millis) if millis > 0 => Some(Duration::from_millis(millis)),
+                _ => {
+                    return Err(bad(
+                        name,
+                        &value,
+                        "expected a whole number of milliseconds above 0",
+                    ));
+                }
+            };
+        }
         Ok(config)
     }
 
@@ -276,7 +294,8 @@ fn bad(variable: &'static str, value: &str, reason: impl Into<String>) -> Error 
     Error::Config { setting: variable, value: value.to_owned(), reason: reason.into() }
 }
 
-/// `k1=v1,k2=v2` with percent-encoded values, as the OpenTelemetry specification defines.
+/// `k1=v1,k2=v2` with percent-encoded values, as the OpenTelemetry specification defines
+/// for headers and resource attributes.
 fn parse_headers(value: &str) -> Result<Vec<(String, String)>, String> {
     value
         .split(',')
@@ -287,7 +306,7 @@ fn parse_headers(value: &str) -> Result<Vec<(String, String)>, String> {
                 .ok_or_else(|| "expected comma-separated key=value pairs".to_owned())?;
             let key = key.trim();
             if key.is_empty() {
-                return Err("a header has an empty name".to_owned());
+                return Err("a pair has an empty key".to_owned());
             }
             Ok((key.to_owned(), percent_decode(val.trim())?))
         })
@@ -311,7 +330,7 @@ fn percent_decode(text: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| "a percent-encoded header value is not UTF-8".to_owned())
+    String::from_utf8(out).map_err(|_| "a percent-encoded value is not UTF-8".to_owned())
 }
 
 /// Where full payloads are stored.
@@ -393,6 +412,15 @@ pub struct OtlpConfig {
     pub headers: Vec<(String, String)>,
     /// `OTEL_SERVICE_NAME`.
     pub service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`: `key=value` pairs added to the exported resource
+    /// (`deployment.environment`, `service.version`, …). A `service.name` here is used when
+    /// `OTEL_SERVICE_NAME` is not set, as the specification says.
+    pub resource_attributes: Vec<(String, String)>,
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds):
+    /// the longest one batch may take to export, in place of
+    /// [`OtlpOptions::timeout`](crate::sink::OtlpOptions::timeout)'s default (the tracer
+    /// still caps it at its shutdown timeout).
+    pub timeout: Option<Duration>,
 }
 
 impl OtlpConfig {
@@ -449,6 +477,8 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318/"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=abc%3D,team=ml"),
             ("OTEL_SERVICE_NAME", "support-bot"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,service.version=1.4%2C2"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
         ])
         .unwrap();
         assert_eq!(config.dir, Path::new("/tmp/t"));
@@ -465,6 +495,43 @@ mod tests {
             [("x-api-key".to_owned(), "abc=".to_owned()), ("team".to_owned(), "ml".to_owned())]
         );
         assert_eq!(config.otlp.service_name.as_deref(), Some("support-bot"));
+        assert_eq!(
+            config.otlp.resource_attributes,
+            [
+                ("deployment.environment".to_owned(), "prod".to_owned()),
+                ("service.version".to_owned(), "1.4,2".to_owned()),
+            ]
+        );
+        assert_eq!(config.otlp.timeout, Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn otlp_timeouts_and_resource_attributes() {
+        let otlp = |vars: &[(&str, &str)]| from(vars).map(|c| c.otlp);
+        // The traces-specific timeout wins over the general one.
+        let both = otlp(&[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "700"),
+        ]);
+        assert_eq!(both.unwrap().timeout, Some(Duration::from_millis(700)));
+        assert_eq!(otlp(&[]).unwrap().timeout, None);
+        for bad in ["0", "-5", "1.5", "10s", "soon"] {
+            let err = otlp(&[("OTEL_EXPORTER_OTLP_TIMEOUT", bad)]).unwrap_err().to_string();
+            assert!(err.contains("OTEL_EXPORTER_OTLP_TIMEOUT") && err.contains(bad), "{err}");
+            assert!(err.contains("milliseconds"), "{err}");
+        }
+        let err = otlp(&[("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "x")]).unwrap_err().to_string();
+        assert!(err.contains("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"), "{err}");
+        for bad in ["team", "=ml", "team=%G1"] {
+            let err = otlp(&[("OTEL_RESOURCE_ATTRIBUTES", bad)]).unwrap_err().to_string();
+            assert!(err.contains("OTEL_RESOURCE_ATTRIBUTES") && err.contains(bad), "{err}");
+            assert!(!err.contains("header"), "{err}");
+        }
+        let spaced = otlp(&[("OTEL_RESOURCE_ATTRIBUTES", " team = ml , ,region=eu ")]).unwrap();
+        assert_eq!(
+            spaced.resource_attributes,
+            [("team".to_owned(), "ml".to_owned()), ("region".to_owned(), "eu".to_owned())]
+        );
     }
 
     #[test]

@@ -444,6 +444,37 @@ fn settings_come_from_the_otel_variables() {
 }
 
 #[test]
+fn resource_attributes_and_the_timeout_come_from_the_otel_variables() {
+    let collector = Collector::start(&[]);
+    let vars = HashMap::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.clone()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attributes,deployment.environment=staging,service.version=1.4.2"
+                .to_owned(),
+        ),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1500".to_owned()),
+    ]);
+    let config = Config::from_vars(|name| vars.get(name).cloned()).unwrap();
+    let sink = OtlpSink::from_config(&config.otlp).unwrap().expect("an endpoint is configured");
+    assert!(format!("{sink:?}").contains("timeout: 1.5s"), "{sink:?}");
+    let (tracer, _memory) = tracer_with(sink);
+    tracer.call("openai", "chat", "m").finish(FinishReason::Stop);
+    tracer.flush().unwrap();
+
+    let received = collector.next();
+    let resource = &received.request.resource_spans[0].resource.as_ref().unwrap().attributes;
+    let resource = attributes(resource);
+    // No OTEL_SERVICE_NAME: the service.name among the attributes.
+    assert_eq!(resource["service.name"], &s("from-attributes"));
+    assert_eq!(resource["deployment.environment"], &s("staging"));
+    assert_eq!(resource["service.version"], &s("1.4.2"));
+    assert_eq!(resource["telemetry.sdk.name"], &s("llm-trace"));
+    let names = &received.request.resource_spans[0].resource.as_ref().unwrap().attributes;
+    assert_eq!(names.iter().filter(|kv| kv.key == "service.name").count(), 1);
+}
+
+#[test]
 fn large_batches_are_split_into_requests_of_at_most_512_spans() {
     let collector = Collector::start(&[]);
     let mut sink = collector.sink(OtlpOptions::default());

@@ -601,6 +601,9 @@ impl TracerBuilder {
             #[cfg(feature = "otlp")]
             {
                 let mut options = crate::sink::OtlpOptions::default();
+                if let Some(timeout) = config.otlp.timeout {
+                    options.timeout = timeout;
+                }
                 // A write must fit in a flush, or shutdown would give up on it.
                 options.timeout = options.timeout.min(config.shutdown_timeout);
                 if config.otlp.traces_url().is_some() {

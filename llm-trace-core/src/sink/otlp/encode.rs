@@ -66,14 +66,27 @@ pub(super) struct Encoder {
 }
 
 impl Encoder {
-    pub(super) fn new(service_name: &str, export_content: bool) -> Encoder {
+    /// `extra`: the user's resource attributes (`OTEL_RESOURCE_ATTRIBUTES`), after the service
+    /// name and the SDK's own, which they do not replace; of a key given twice, the first.
+    pub(super) fn new(
+        service_name: &str,
+        extra: &[(String, String)],
+        export_content: bool,
+    ) -> Encoder {
         let mut resource = Writer::with_capacity(128);
-        for (key, value) in [
+        let ours = [
             ("service.name", service_name),
             ("telemetry.sdk.name", SCOPE),
             ("telemetry.sdk.language", "rust"),
             ("telemetry.sdk.version", VERSION),
-        ] {
+        ];
+        let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let mut written: Vec<&str> = Vec::new();
+        for (key, value) in ours.into_iter().chain(extra) {
+            if written.contains(&key) {
+                continue;
+            }
+            written.push(key);
             attribute(&mut resource, RESOURCE_ATTRIBUTES, key, |w| w.string(ANY_STRING, value));
         }
         Encoder { resource: resource.into_bytes(), export_content }
@@ -273,7 +286,7 @@ mod tests {
     #[test]
     fn a_request_is_one_resource_with_one_scope() {
         use super::super::proto::{Reader, Value};
-        let encoder = Encoder::new("svc", false);
+        let encoder = Encoder::new("svc", &[], false);
         let body = encoder.request(&[Box::new(LlmTrace::example()), Box::new(LlmTrace::example())]);
         let top: Vec<_> = Reader::new(&body).collect();
         let [(1, Value::Len(resource_spans))] = top[..] else { panic!("{top:?}") };
@@ -287,5 +300,61 @@ mod tests {
             .unwrap();
         let fields: Vec<u32> = Reader::new(scope_spans).map(|(f, _)| f).collect();
         assert_eq!(fields, [1, 2, 2]);
+    }
+
+    /// The `(key, string value)` attributes of an encoded `Resource`.
+    fn resource_attributes(resource: &[u8]) -> Vec<(String, String)> {
+        use super::super::proto::{Reader, Value};
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+        Reader::new(resource)
+            .filter_map(|(f, v)| match (f, v) {
+                (1, Value::Len(kv)) => Some(kv),
+                _ => None,
+            })
+            .map(|kv| {
+                let mut key = String::new();
+                let mut value = String::new();
+                for (f, v) in Reader::new(kv) {
+                    match (f, v) {
+                        (1, Value::Len(k)) => key = text(k),
+                        (2, Value::Len(any)) => {
+                            for (f, v) in Reader::new(any) {
+                                if let (1, Value::Len(s)) = (f, v) {
+                                    value = text(s);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                (key, value)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_users_resource_attributes_follow_ours_without_replacing_them() {
+        let extra = [
+            ("deployment.environment".to_owned(), "staging".to_owned()),
+            ("service.name".to_owned(), "not-this-one".to_owned()),
+            ("telemetry.sdk.language".to_owned(), "cobol".to_owned()),
+            ("service.version".to_owned(), "1.4.2".to_owned()),
+            ("deployment.environment".to_owned(), "second".to_owned()),
+        ];
+        let encoder = Encoder::new("svc", &extra, false);
+        let attributes = resource_attributes(&encoder.resource);
+        let pairs: Vec<(&str, &str)> =
+            attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("service.name", "svc"),
+                ("telemetry.sdk.name", SCOPE),
+                ("telemetry.sdk.language", "rust"),
+                ("telemetry.sdk.version", VERSION),
+                ("deployment.environment", "staging"),
+                ("service.version", "1.4.2"),
+            ]
+        );
     }
 }

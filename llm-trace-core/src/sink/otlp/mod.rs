@@ -197,12 +197,13 @@ impl OtlpSink {
                 Ok((name, value))
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let service_name = match &config.service_name {
-            Some(name) => Cow::Borrowed(name.as_str()),
-            None => Cow::Owned(default_service_name()),
-        };
+        let service_name = service_name(config);
         Ok(OtlpSink {
-            encoder: Encoder::new(&service_name, options.export_content),
+            encoder: Encoder::new(
+                &service_name,
+                &config.resource_attributes,
+                options.export_content,
+            ),
             exporter: Exporter::new(url, headers, options.max_retries),
             timeout: options.timeout,
             paused_until: None,
@@ -210,8 +211,8 @@ impl OtlpSink {
         })
     }
 
-    /// [`new`](Self::new) with default options when `config` names an endpoint, `None` when it
-    /// does not (OpenTelemetry export is off).
+    /// [`new`](Self::new) with default options (but `config`'s timeout, if it has one) when
+    /// `config` names an endpoint, `None` when it does not (OpenTelemetry export is off).
     ///
     /// ```
     /// use llm_trace_core::{config::OtlpConfig, sink::OtlpSink};
@@ -223,7 +224,11 @@ impl OtlpSink {
         if config.traces_url().is_none() {
             return Ok(None);
         }
-        OtlpSink::new(config, OtlpOptions::default()).map(Some)
+        let mut options = OtlpOptions::default();
+        if let Some(timeout) = config.timeout {
+            options.timeout = timeout;
+        }
+        OtlpSink::new(config, options).map(Some)
     }
 
     /// The URL spans are posted to.
@@ -242,6 +247,19 @@ impl OtlpSink {
 }
 
 /// `unknown_service:{executable name}`, as the OpenTelemetry resource SDK specifies.
+/// `OTEL_SERVICE_NAME`, else a `service.name` among `OTEL_RESOURCE_ATTRIBUTES`, else
+/// `unknown_service:<executable>`, as the specification says.
+fn service_name(config: &OtlpConfig) -> Cow<'_, str> {
+    let from_attributes = config
+        .resource_attributes
+        .iter()
+        .find_map(|(key, value)| (key == "service.name").then_some(value.as_str()));
+    match config.service_name.as_deref().or(from_attributes) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(default_service_name()),
+    }
+}
+
 fn default_service_name() -> String {
     let exe = std::env::current_exe().ok();
     match exe.as_deref().and_then(|p| p.file_name()) {
@@ -306,6 +324,27 @@ mod tests {
 
     fn error(config: &OtlpConfig) -> String {
         OtlpSink::new(config, OtlpOptions::default()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_service_name_is_otel_service_name_then_the_resource_attributes_then_the_program() {
+        let mut otlp = config("http://127.0.0.1:4318");
+        assert!(service_name(&otlp).starts_with("unknown_service:"), "{}", service_name(&otlp));
+        otlp.resource_attributes =
+            vec![("team".into(), "ml".into()), ("service.name".into(), "from-attributes".into())];
+        assert_eq!(service_name(&otlp), "from-attributes");
+        otlp.service_name = Some("support-bot".into());
+        assert_eq!(service_name(&otlp), "support-bot");
+    }
+
+    #[test]
+    fn the_configured_timeout_replaces_the_default() {
+        let mut otlp = config("http://127.0.0.1:4318");
+        let sink = OtlpSink::from_config(&otlp).unwrap().unwrap();
+        assert_eq!(sink.timeout, OtlpOptions::default().timeout);
+        otlp.timeout = Some(Duration::from_millis(250));
+        let sink = OtlpSink::from_config(&otlp).unwrap().unwrap();
+        assert_eq!(sink.timeout, Duration::from_millis(250));
     }
 
     #[test]
