@@ -3,10 +3,11 @@
 //! every workload under `valgrind --tool=callgrind` and prints instructions per call on the
 //! caller's thread and on the writer's.
 //!
-//! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`, `traced_client_payloads`, `tracing_json`,
-//! `otel`, `otel_openai`, `macro_sync_plain`, `macro_sync_annotated`, `macro_sync_floor`,
-//! `macro_async_plain`, `macro_async_annotated`; and, run only when named (a call over HTTP takes about 13 ms under
-//! callgrind: `N1=500 N2=2500 scripts/profile.sh e2e_untraced e2e_traced`), `e2e_untraced` and
+//! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`,
+//! `traced_client_payloads`, `tracing_json`, `otel`, `otel_openai`, `macro_sync_plain`,
+//! `macro_sync_annotated`, `macro_sync_floor`, `macro_async_plain`, `macro_async_annotated`;
+//! and, run only when named (a call over HTTP takes about 13 ms under callgrind:
+//! `N1=500 N2=2500 scripts/profile.sh e2e_untraced e2e_traced`), `e2e_untraced` and
 //! `e2e_traced`, async-openai calls to the mock server, untraced and through `TracedClient`.
 
 mod support;

@@ -203,12 +203,12 @@ impl Config {
             get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").map(|(_, v)| v.trim().to_owned());
         if let Some((name, value)) = get("OTEL_EXPORTER_OTLP_HEADERS") {
             config.otlp.headers =
-                parse_headers(&value).map_err(|reason| bad(name, "<hidden>", reason))?;
+                parse_pairs(&value).map_err(|reason| bad(name, "<hidden>", reason))?;
         }
         config.otlp.service_name = get("OTEL_SERVICE_NAME").map(|(_, v)| v.trim().to_owned());
         if let Some((name, value)) = get("OTEL_RESOURCE_ATTRIBUTES") {
             config.otlp.resource_attributes =
-                parse_headers(&value).map_err(|reason| bad(name, &value, reason))?;
+                parse_pairs(&value).map_err(|reason| bad(name, &value, reason))?;
         }
         if let Some((name, value)) =
             get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT").or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT"))
@@ -296,7 +296,7 @@ fn bad(variable: &'static str, value: &str, reason: impl Into<String>) -> Error 
 
 /// `k1=v1,k2=v2` with percent-encoded values, as the OpenTelemetry specification defines
 /// for headers and resource attributes.
-fn parse_headers(value: &str) -> Result<Vec<(String, String)>, String> {
+fn parse_pairs(value: &str) -> Result<Vec<(String, String)>, String> {
     value
         .split(',')
         .filter(|pair| !pair.trim().is_empty())

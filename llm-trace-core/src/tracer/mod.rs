@@ -600,10 +600,7 @@ impl TracerBuilder {
             sinks.insert(0, Box::new(log));
             #[cfg(feature = "otlp")]
             {
-                let mut options = crate::sink::OtlpOptions::default();
-                if let Some(timeout) = config.otlp.timeout {
-                    options.timeout = timeout;
-                }
+                let mut options = crate::sink::OtlpOptions::for_config(&config.otlp);
                 // A write must fit in a flush, or shutdown would give up on it.
                 options.timeout = options.timeout.min(config.shutdown_timeout);
                 if config.otlp.traces_url().is_some() {

@@ -133,6 +133,17 @@ impl Default for OtlpOptions {
     }
 }
 
+impl OtlpOptions {
+    /// The default options, with `config`'s timeout when it has one.
+    pub(crate) fn for_config(config: &OtlpConfig) -> OtlpOptions {
+        let mut options = OtlpOptions::default();
+        if let Some(timeout) = config.timeout {
+            options.timeout = timeout;
+        }
+        options
+    }
+}
+
 impl OtlpSink {
     /// A sink posting to `config`'s [`traces_url`](OtlpConfig::traces_url) with its headers
     /// and service name. Sends nothing until traces arrive.
@@ -224,11 +235,7 @@ impl OtlpSink {
         if config.traces_url().is_none() {
             return Ok(None);
         }
-        let mut options = OtlpOptions::default();
-        if let Some(timeout) = config.timeout {
-            options.timeout = timeout;
-        }
-        OtlpSink::new(config, options).map(Some)
+        OtlpSink::new(config, OtlpOptions::for_config(config)).map(Some)
     }
 
     /// The URL spans are posted to.
