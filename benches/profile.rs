@@ -136,6 +136,12 @@ fn main() {
         "macro_async_plain" => measured(n, &mut || {
             black_box(block_on(plain_async(black_box(7))));
         }),
+        "macro_async_floor" => measured(n, &mut || {
+            black_box(block_on(support::macro_fns::floor_async(black_box(7))));
+        }),
+        "macro_async_floor_nested" => measured(n, &mut || {
+            black_box(block_on(support::macro_fns::floor_async_nested(black_box(7))));
+        }),
         "macro_async_annotated" => measured(n, &mut || {
             black_box(block_on(annotated_async(black_box(7))));
         }),

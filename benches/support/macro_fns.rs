@@ -45,6 +45,44 @@ thread_local! {
     static CURRENT: Cell<usize> = const { Cell::new(0) };
 }
 
+pin_project_lite::pin_project! {
+    /// The async floor's wrapper: sets [`CURRENT`] for the duration of every poll.
+    pub struct Floor<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for Floor<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        struct Restore(usize);
+        impl Drop for Restore {
+            #[inline(always)]
+            fn drop(&mut self) {
+                CURRENT.set(self.0);
+            }
+        }
+        static SCOPE: &str = "floor_async";
+        let _restore = Restore(CURRENT.replace(SCOPE.as_ptr() as usize));
+        self.project().inner.poll(cx)
+    }
+}
+
+/// The floor for an async fn: its body in one state machine, wrapped in [`Floor`].
+#[inline(never)]
+pub fn floor_async(x: u64) -> impl Future<Output = u64> {
+    Floor { inner: async move { black_box(x).wrapping_mul(31).rotate_left(7) } }
+}
+
+/// EXPERIMENT: the floor wrapper inside an `async fn` (two state machines, as the macro).
+#[inline(never)]
+pub async fn floor_async_nested(x: u64) -> u64 {
+    Floor { inner: async move { black_box(x).wrapping_mul(31).rotate_left(7) } }.await
+}
+
 #[inline(never)]
 pub async fn plain_async(x: u64) -> u64 {
     black_box(x).wrapping_mul(31).rotate_left(7)

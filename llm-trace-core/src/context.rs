@@ -290,6 +290,13 @@ impl Scope {
     pub fn instrument<F: Future>(self, future: F) -> WithContext<F> {
         WithContext { frame: ManuallyDrop::new(Some(self.frame)), inner: Some(future) }
     }
+
+    /// [`instrument`](Self::instrument), under the name `#[traced_llm]` uses for static and
+    /// runtime scopes alike (see [`StaticScope::instrument_fn`]). Not a public API.
+    #[doc(hidden)]
+    pub fn instrument_fn<F: Future>(self, future: F) -> WithContext<F> {
+        self.instrument(future)
+    }
 }
 
 /// A scope whose name, module and tags are known at compile time. `#[traced_llm]` without
@@ -358,6 +365,13 @@ impl StaticScope {
     /// [`Scope::instrument`]).
     pub fn instrument<F: Future>(&'static self, future: F) -> WithContext<F> {
         WithContext { frame: ManuallyDrop::new(Some(Frame::Static(self))), inner: Some(future) }
+    }
+
+    /// Wraps the body of an async fn: what `#[traced_llm]` uses. Not a public API; see
+    /// [`InFn`].
+    #[doc(hidden)]
+    pub fn instrument_fn<F: Future>(&'static self, future: F) -> InFn<F> {
+        InFn { scope: self, inner: Some(future) }
     }
 
     fn view(&self) -> ScopeView<'_> {
@@ -759,6 +773,64 @@ fn leave_and_give_back(fast: &Fast, depth: usize, slot: &mut Option<Frame>) {
     if let Some(frame) = pop_to_slow(fast, depth) {
         *slot = Some(frame);
     }
+}
+
+pin_project_lite::pin_project! {
+    /// What `#[traced_llm]` wraps an async fn's body in when its scope is a [`StaticScope`]:
+    /// [`WithContext`] cut down to that one case. Not a public API (made by
+    /// [`StaticScope::instrument_fn`] for the code the macro generates).
+    ///
+    /// A poll enters the scope and leaves it as [`FnGuard`] does, putting the depth back:
+    /// what the poll left in [`Slow`] is a leftover, a context built for the entry included
+    /// (the next poll that records a call builds it again).
+    #[doc(hidden)]
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless polled"]
+    pub struct InFn<F> {
+        scope: &'static StaticScope,
+        // Wrapped in an `Option` so that drop can destroy the future inside the scope.
+        #[pin]
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for InFn<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if this.inner.as_ref().as_pin_ref().is_some() {
+                drop_in_fn(this.scope, this.inner);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for InFn<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
+            panic!("an async `#[traced_llm]` fn polled after completion");
+        };
+        let entered = this.scope.enter_in_fn();
+        let output = inner.poll(cx);
+        if output.is_ready() {
+            // Drop the finished body now, inside the scope: rustc drops what an async block
+            // captured when it returns, but nothing promises that.
+            this.inner.set(None);
+        }
+        drop(entered);
+        output
+    }
+}
+
+/// Drops an unfinished async fn body inside its scope.
+#[cold]
+#[inline(never)]
+fn drop_in_fn<F>(scope: &'static StaticScope, mut inner: Pin<&mut Option<F>>) {
+    let entered = scope.enter_in_fn();
+    inner.set(None);
+    drop(entered);
 }
 
 /// Carries the current call context into futures run elsewhere.
@@ -1394,6 +1466,103 @@ mod tests {
             }
             assert!(CallContext::current().is_none());
         }
+    }
+
+    /// `#[traced_llm]` on an async fn: its body in `InFn` over the fn's static scope.
+    #[test]
+    fn async_fn_bodies_see_their_path_on_every_poll_and_leave_it_between_polls() {
+        // Two bodies nested in fn_a, interleaved on one thread, each building its context
+        // (as a recorded call does) on every poll.
+        let make = |scope: &'static StaticScope| {
+            FN_A.instrument_fn(scope.instrument_fn(async move {
+                let mut seen = Vec::new();
+                for _ in 0..3 {
+                    seen.push(path());
+                    YieldOnce(false).await;
+                }
+                seen
+            }))
+        };
+        let (mut b, mut c) = (std::pin::pin!(make(&FN_B)), std::pin::pin!(make(&FN_C)));
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        let (mut rb, mut rc) = (None, None);
+        while rb.is_none() || rc.is_none() {
+            if let (None, Poll::Ready(v)) = (&rb, b.as_mut().poll(&mut cx)) {
+                rb = Some(v);
+            }
+            assert!(CallContext::current().is_none(), "left between polls");
+            if let (None, Poll::Ready(v)) = (&rc, c.as_mut().poll(&mut cx)) {
+                rc = Some(v);
+            }
+            assert!(CallContext::current().is_none(), "left between polls");
+        }
+        assert_eq!(rb.unwrap(), [["fn_a", "fn_b"]; 3]);
+        assert_eq!(rc.unwrap(), [["fn_a", "fn_c"]; 3]);
+        // What the polls left in `Slow` never shows.
+        let _a = FN_A.enter_in_fn();
+        assert_eq!(path(), ["fn_a"]);
+    }
+
+    #[test]
+    fn a_cancelled_async_fn_body_is_dropped_inside_its_scope() {
+        struct ReportOnDrop(std::sync::mpsc::Sender<Vec<String>>);
+        impl Drop for ReportOnDrop {
+            fn drop(&mut self) {
+                let _ = self.0.send(path());
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _a = FN_A.enter_in_fn();
+        let mut fut = Box::pin(FN_B.instrument_fn(async move {
+            let _report = ReportOnDrop(tx);
+            YieldOnce(false).await;
+        }));
+        assert!(fut.as_mut().poll(&mut TaskContext::from_waker(Waker::noop())).is_pending());
+        drop(fut);
+        assert_eq!(rx.recv().unwrap(), ["fn_a", "fn_b"]);
+        assert_eq!(path(), ["fn_a"]);
+        // What a finished body captured and still holds is dropped inside the scope too.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let report = ReportOnDrop(tx);
+        block_on(FN_C.instrument_fn(async move {
+            let _held = &report;
+        }));
+        assert_eq!(rx.recv().unwrap(), ["fn_a", "fn_c"]);
+    }
+
+    #[test]
+    fn async_fn_bodies_deeper_than_the_slots_or_over_a_leak_leave_the_stack_as_it_was() {
+        let _a = FN_A.enter_in_fn();
+        // A guard leaked in a poll: the poll still ends with the stack as it began.
+        let seen = block_on(FN_B.instrument_fn(async {
+            std::mem::forget(Scope::new("leaked", "m", &[]).enter());
+            let first = path();
+            YieldOnce(false).await;
+            (first, path())
+        }));
+        assert_eq!(seen.0, ["fn_a", "fn_b", "leaked"]);
+        assert_eq!(seen.1, ["fn_a", "fn_b"]);
+        assert_eq!(path(), ["fn_a"]);
+        // Past the slots (fn_a and as many more), the entry lives in `Slow` for the poll.
+        let deep: Vec<FnGuard> = (0..FAST_DEPTH).map(|_| FN_A.enter_in_fn()).collect();
+        let seen = block_on(FN_C.instrument_fn(async {
+            YieldOnce(false).await;
+            path()
+        }));
+        let mut expected = vec!["fn_a"; FAST_DEPTH + 1];
+        assert_eq!(path(), expected);
+        expected.push("fn_c");
+        assert_eq!(seen, expected);
+        deep.into_iter().rev().for_each(drop);
+        assert_eq!(path(), ["fn_a"]);
+    }
+
+    #[test]
+    fn a_panicking_async_fn_body_does_not_leave_a_stale_context() {
+        let result =
+            std::panic::catch_unwind(|| block_on(FN_A.instrument_fn(async { panic!("boom") })));
+        assert!(result.is_err());
+        assert!(CallContext::current().is_none());
     }
 
     #[test]

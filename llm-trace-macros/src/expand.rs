@@ -1,5 +1,5 @@
 //! Code generation: the annotated function, re-emitted token for token, with its body
-//! entering a `Scope` (sync), wrapped in `Scope::instrument` (async), or with its returned
+//! entering a `Scope` (sync), wrapped in `instrument_fn` (async), or with its returned
 //! async block wrapped (async-trait shape).
 
 use proc_macro2::{Span, TokenStream};
@@ -74,9 +74,9 @@ fn block(brace: token::Brace, inner: TokenStream) -> TokenStream {
     tokens
 }
 
-/// An expression with `.enter_in_fn()` and `.instrument(..)`. Everything known at compile time (the
-/// usual case): a reference to a `static` `StaticScope`, so that entering builds nothing and the
-/// context of an outermost call is built once. With metadata or a session:
+/// An expression with `.enter_in_fn()` and `.instrument_fn(..)`. Everything known at compile
+/// time (the usual case): a reference to a `static` `StaticScope`, so that entering builds
+/// nothing and the context of an outermost call is built once. With metadata or a session:
 /// `Scope::new(name, module_path!(), &[tags]).with_metadata(..)*.with_session(..)?`.
 fn gen_scope(args: &Args, krate: &Path, sig: &Signature) -> TokenStream {
     let name = match &args.name {
@@ -135,7 +135,7 @@ fn gen_async(scope: &TokenStream, sig: &Signature, block: &TokenStream) -> Token
     let fake_return = fake_return(sig);
     quote! {
         let #scope_var = #scope;
-        #scope_var.instrument(async move {
+        #scope_var.instrument_fn(async move {
             #fake_return
             #block
         }).await
@@ -232,7 +232,7 @@ fn is_box_pin(func: &Expr) -> bool {
     )
 }
 
-/// `async move { body }` → `async move { let scope = ..; scope.instrument(async move { body }).await }`:
+/// `async move { body }` → `async move { let scope = ..; scope.instrument_fn(async move { body }).await }`:
 /// the scope is built and entered when the returned future is polled, not when it is made.
 fn instrument_async_block(expr: Expr, scope: &TokenStream) -> Expr {
     let Expr::Async(ExprAsync { attrs, async_token, capture, block, .. }) = expr else {
@@ -243,7 +243,7 @@ fn instrument_async_block(expr: Expr, scope: &TokenStream) -> Expr {
         #(#attrs)*
         async #capture {
             let #scope_var = #scope;
-            #scope_var.instrument(#async_token #capture #block).await
+            #scope_var.instrument_fn(#async_token #capture #block).await
         }
     }
 }
@@ -292,7 +292,7 @@ mod tests {
             out.starts_with("async fn f () -> impl Display { let __llm_trace_scope = "),
             "{out}"
         );
-        assert!(out.contains("__llm_trace_scope . instrument (async move {"), "{out}");
+        assert!(out.contains("__llm_trace_scope . instrument_fn (async move {"), "{out}");
         assert!(out.contains("let __llm_trace_return : _ = loop { } ;"), "{out}");
         assert!(out.ends_with("{ 1 } }) . await }"), "{out}");
     }
@@ -343,7 +343,7 @@ mod tests {
             let out = expand(quote!(), item);
             assert!(!out.contains("__llm_trace_guard"), "{out}");
             assert!(out.contains("async move { let __llm_trace_scope = "), "{out}");
-            assert!(out.contains("__llm_trace_scope . instrument (async move {"), "{out}");
+            assert!(out.contains("__llm_trace_scope . instrument_fn (async move {"), "{out}");
         }
         // A sync fn returning something else is sync.
         let out = expand(
