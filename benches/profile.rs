@@ -5,7 +5,8 @@
 //!
 //! Workloads: `manual`, `annotated_manual`, `bare`, `traced_client`,
 //! `traced_client_payloads`, `tracing_json`, `otel`, `otel_openai`, `macro_sync_plain`,
-//! `macro_sync_annotated`, `macro_sync_floor`, `macro_async_plain`, `macro_async_annotated`;
+//! `macro_sync_annotated`, `macro_sync_floor`, `macro_async_plain`, `macro_async_annotated`,
+//! `macro_async_floor`;
 //! and, run only when named (a call over HTTP takes about 13 ms under callgrind:
 //! `N1=500 N2=2500 scripts/profile.sh e2e_untraced e2e_traced`), `e2e_untraced` and
 //! `e2e_traced`, async-openai calls to the mock server, untraced and through `TracedClient`.
@@ -18,7 +19,7 @@ use std::time::Duration;
 use llm_trace::sink::JsonlSink;
 use llm_trace::{Config, FinishReason, Scope, Tracer};
 use support::macro_fns::{
-    annotated_async, annotated_sync, block_on, floor_sync, plain_async, plain_sync,
+    annotated_async, annotated_sync, block_on, floor_async, floor_sync, plain_async, plain_sync,
 };
 
 /// The calls counted: everything inside runs on the caller's thread.
@@ -134,16 +135,13 @@ fn main() {
             black_box(floor_sync(black_box(7)));
         }),
         "macro_async_plain" => measured(n, &mut || {
-            black_box(block_on(plain_async(black_box(7))));
+            black_box(block_on(async { plain_async(black_box(7)).await }));
         }),
         "macro_async_floor" => measured(n, &mut || {
-            black_box(block_on(support::macro_fns::floor_async(black_box(7))));
-        }),
-        "macro_async_floor_nested" => measured(n, &mut || {
-            black_box(block_on(support::macro_fns::floor_async_nested(black_box(7))));
+            black_box(block_on(async { floor_async(black_box(7)).await }));
         }),
         "macro_async_annotated" => measured(n, &mut || {
-            black_box(block_on(annotated_async(black_box(7))));
+            black_box(block_on(async { annotated_async(black_box(7)).await }));
         }),
         other => panic!("unknown workload {other}"),
     }

@@ -16,7 +16,7 @@ workloads=("$@")
 if [ ${#workloads[@]} -eq 0 ]; then
   workloads=(bare manual annotated_manual traced_client traced_client_payloads tracing_json otel
              otel_openai macro_sync_plain macro_sync_annotated macro_sync_floor macro_async_plain
-             macro_async_annotated)
+             macro_async_annotated macro_async_floor)
 fi
 command -v valgrind >/dev/null || { echo "valgrind is missing: apt-get install valgrind" >&2; exit 1; }
 bin=$(cargo bench --bench profile --no-run --message-format=json 2>/dev/null | python3 -c \

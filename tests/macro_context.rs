@@ -288,6 +288,54 @@ fn sync_from_async() {
     llm_call("sync-inner");
 }
 
+/// Records a call when dropped: shows where, and in which context, a value is dropped.
+struct RecordOnDrop(&'static str);
+
+impl Drop for RecordOnDrop {
+    fn drop(&mut self) {
+        llm_call(self.0);
+    }
+}
+
+struct Owned(#[allow(dead_code)] RecordOnDrop);
+
+impl Owned {
+    /// Every kind of argument an `async fn` takes, none of them used but `a` and `n`.
+    #[traced_llm]
+    async fn consume(
+        self,
+        _unused: RecordOnDrop,
+        (a, _b): (u32, RecordOnDrop),
+        mut n: u32,
+        _: RecordOnDrop,
+    ) -> u32 {
+        yield_now().await;
+        n += a;
+        n
+    }
+}
+
+#[test]
+fn an_async_fns_arguments_live_in_its_future_and_are_dropped_in_its_context() {
+    let traces = traces_of(|_| {
+        let future = Owned(RecordOnDrop("self")).consume(
+            RecordOnDrop("unused"),
+            (1, RecordOnDrop("pattern")),
+            2,
+            RecordOnDrop("wildcard"),
+        );
+        llm_call("built"); // nothing dropped yet: the future holds every argument
+        assert_eq!(block_on(future), 3);
+    });
+    assert_eq!(models(&traces)[0], "built");
+    let mut dropped: Vec<&str> = traces[1..].iter().map(|t| &*t.model).collect();
+    dropped.sort_unstable();
+    assert_eq!(dropped, ["pattern", "self", "unused", "wildcard"]);
+    for trace in &traces[1..] {
+        assert_eq!(trace.function_name, "consume", "{} is dropped inside the fn", trace.model);
+    }
+}
+
 #[test]
 fn nested_async_and_sync_fns_build_the_call_path_across_awaits() {
     let traces = traces_of(|_| assert_eq!(block_on(async_outer()), 41));

@@ -418,7 +418,7 @@ pub struct OtlpConfig {
     pub resource_attributes: Vec<(String, String)>,
     /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds):
     /// the longest one batch may take to export, in place of
-    /// [`OtlpOptions::timeout`](crate::sink::OtlpOptions::timeout)'s default (the tracer
+    /// `OtlpOptions::timeout`'s default (feature `otlp`; the tracer
     /// still caps it at its shutdown timeout).
     pub timeout: Option<Duration>,
 }

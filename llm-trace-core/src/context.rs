@@ -291,8 +291,8 @@ impl Scope {
         WithContext { frame: ManuallyDrop::new(Some(self.frame)), inner: Some(future) }
     }
 
-    /// [`instrument`](Self::instrument), under the name `#[traced_llm]` uses for static and
-    /// runtime scopes alike (see [`StaticScope::instrument_fn`]). Not a public API.
+    /// [`instrument`](Self::instrument): what `#[traced_llm]` wraps an async fn's body in
+    /// when its scope is built at run time (see [`InFn`] for static scopes). Not a public API.
     #[doc(hidden)]
     pub fn instrument_fn<F: Future>(self, future: F) -> WithContext<F> {
         self.instrument(future)
@@ -365,13 +365,6 @@ impl StaticScope {
     /// [`Scope::instrument`]).
     pub fn instrument<F: Future>(&'static self, future: F) -> WithContext<F> {
         WithContext { frame: ManuallyDrop::new(Some(Frame::Static(self))), inner: Some(future) }
-    }
-
-    /// Wraps the body of an async fn: what `#[traced_llm]` uses. Not a public API; see
-    /// [`InFn`].
-    #[doc(hidden)]
-    pub fn instrument_fn<F: Future>(&'static self, future: F) -> InFn<F> {
-        InFn { scope: self, inner: Some(future) }
     }
 
     fn view(&self) -> ScopeView<'_> {
@@ -775,62 +768,75 @@ fn leave_and_give_back(fast: &Fast, depth: usize, slot: &mut Option<Frame>) {
     }
 }
 
+/// The [`StaticScope`] of one async fn, as a type: `#[traced_llm]` declares a unit struct
+/// implementing it in each annotated async fn, so that [`InFn`] needs no field to know its
+/// scope. Not a public API.
+#[doc(hidden)]
+pub trait FnScope {
+    /// The scope.
+    fn scope() -> &'static StaticScope;
+}
+
 pin_project_lite::pin_project! {
-    /// What `#[traced_llm]` wraps an async fn's body in when its scope is a [`StaticScope`]:
-    /// [`WithContext`] cut down to that one case. Not a public API (made by
-    /// [`StaticScope::instrument_fn`] for the code the macro generates).
+    /// What `#[traced_llm]` wraps an async fn's body in when its scope is a [`StaticScope`]
+    /// (named by `S`): [`WithContext`] cut down to that case, and no bigger than the body's
+    /// own future. Not a public API.
     ///
     /// A poll enters the scope and leaves it as [`FnGuard`] does, putting the depth back:
     /// what the poll left in [`Slow`] is a leftover, a context built for the entry included
-    /// (the next poll that records a call builds it again).
+    /// (the next poll that records a call builds it again). Drop enters the scope for the
+    /// body's drop, finished or not (it has nothing left to drop once finished), and the
+    /// field after the body leaves it, having no room for the depth: by taking one entry off,
+    /// which is the same unless the body's drop leaked a guard (then an entry is left above,
+    /// until the next fn or scope around it ends, as for a leaked [`ScopeGuard`]).
     #[doc(hidden)]
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
-    pub struct InFn<F> {
-        scope: &'static StaticScope,
-        // Wrapped in an `Option` so that drop can destroy the future inside the scope.
+    pub struct InFn<S: FnScope, F> {
         #[pin]
-        inner: Option<F>,
+        inner: F,
+        // Dropped after `inner`, which is dropped inside the scope.
+        leave: LeaveAfterDrop,
+        scope: PhantomData<S>,
     }
 
-    impl<F> PinnedDrop for InFn<F> {
+    impl<S: FnScope, F> PinnedDrop for InFn<S, F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if this.inner.as_ref().as_pin_ref().is_some() {
-                drop_in_fn(this.scope, this.inner);
-            }
+            let _ = this;
+            push_static(S::scope());
         }
     }
 }
 
-impl<F: Future> Future for InFn<F> {
+impl<S: FnScope, F: Future> InFn<S, F> {
+    /// Wraps the body of the async fn whose scope `S` is.
+    #[inline]
+    pub fn new(inner: F) -> InFn<S, F> {
+        InFn { inner, leave: LeaveAfterDrop, scope: PhantomData }
+    }
+}
+
+impl<S: FnScope, F: Future> Future for InFn<S, F> {
     type Output = F::Output;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let mut this = self.project();
-        let Some(inner) = this.inner.as_mut().as_pin_mut() else {
-            panic!("an async `#[traced_llm]` fn polled after completion");
-        };
-        let entered = this.scope.enter_in_fn();
-        let output = inner.poll(cx);
-        if output.is_ready() {
-            // Drop the finished body now, inside the scope: rustc drops what an async block
-            // captured when it returns, but nothing promises that.
-            this.inner.set(None);
-        }
-        drop(entered);
-        output
+        let _entered = S::scope().enter_in_fn();
+        self.project().inner.poll(cx)
     }
 }
 
-/// Drops an unfinished async fn body inside its scope.
-#[cold]
-#[inline(never)]
-fn drop_in_fn<F>(scope: &'static StaticScope, mut inner: Pin<&mut Option<F>>) {
-    let entered = scope.enter_in_fn();
-    inner.set(None);
-    drop(entered);
+/// The last field of [`InFn`]: leaves the scope its drop entered for the body's. Not a
+/// public API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct LeaveAfterDrop;
+
+impl Drop for LeaveAfterDrop {
+    #[inline]
+    fn drop(&mut self) {
+        FAST.with(|fast| fast.len.set(fast.len.get().saturating_sub(1)));
+    }
 }
 
 /// Carries the current call context into futures run elsewhere.
@@ -1468,13 +1474,28 @@ mod tests {
         }
     }
 
+    /// What `#[traced_llm]` declares in an async fn for its `InFn`.
+    macro_rules! fn_scope {
+        ($name:ident, $scope:ident) => {
+            struct $name;
+            impl FnScope for $name {
+                fn scope() -> &'static StaticScope {
+                    &$scope
+                }
+            }
+        };
+    }
+    fn_scope!(InA, FN_A);
+    fn_scope!(InB, FN_B);
+    fn_scope!(InC, FN_C);
+
     /// `#[traced_llm]` on an async fn: its body in `InFn` over the fn's static scope.
     #[test]
     fn async_fn_bodies_see_their_path_on_every_poll_and_leave_it_between_polls() {
         // Two bodies nested in fn_a, interleaved on one thread, each building its context
         // (as a recorded call does) on every poll.
-        let make = |scope: &'static StaticScope| {
-            FN_A.instrument_fn(scope.instrument_fn(async move {
+        fn make<S: FnScope>() -> impl Future<Output = Vec<Vec<String>>> {
+            InFn::<InA, _>::new(InFn::<S, _>::new(async move {
                 let mut seen = Vec::new();
                 for _ in 0..3 {
                     seen.push(path());
@@ -1482,8 +1503,8 @@ mod tests {
                 }
                 seen
             }))
-        };
-        let (mut b, mut c) = (std::pin::pin!(make(&FN_B)), std::pin::pin!(make(&FN_C)));
+        }
+        let (mut b, mut c) = (std::pin::pin!(make::<InB>()), std::pin::pin!(make::<InC>()));
         let mut cx = TaskContext::from_waker(Waker::noop());
         let (mut rb, mut rc) = (None, None);
         while rb.is_none() || rc.is_none() {
@@ -1513,7 +1534,7 @@ mod tests {
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let _a = FN_A.enter_in_fn();
-        let mut fut = Box::pin(FN_B.instrument_fn(async move {
+        let mut fut = Box::pin(InFn::<InB, _>::new(async move {
             let _report = ReportOnDrop(tx);
             YieldOnce(false).await;
         }));
@@ -1524,17 +1545,26 @@ mod tests {
         // What a finished body captured and still holds is dropped inside the scope too.
         let (tx, rx) = std::sync::mpsc::channel();
         let report = ReportOnDrop(tx);
-        block_on(FN_C.instrument_fn(async move {
+        block_on(InFn::<InC, _>::new(async move {
             let _held = &report;
         }));
         assert_eq!(rx.recv().unwrap(), ["fn_a", "fn_c"]);
+        assert_eq!(path(), ["fn_a"]);
+        // Dropped unpolled: its arguments too.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let report = ReportOnDrop(tx);
+        drop(InFn::<InB, _>::new(async move {
+            let _held = &report;
+        }));
+        assert_eq!(rx.recv().unwrap(), ["fn_a", "fn_b"]);
+        assert_eq!(path(), ["fn_a"]);
     }
 
     #[test]
     fn async_fn_bodies_deeper_than_the_slots_or_over_a_leak_leave_the_stack_as_it_was() {
         let _a = FN_A.enter_in_fn();
         // A guard leaked in a poll: the poll still ends with the stack as it began.
-        let seen = block_on(FN_B.instrument_fn(async {
+        let seen = block_on(InFn::<InB, _>::new(async {
             std::mem::forget(Scope::new("leaked", "m", &[]).enter());
             let first = path();
             YieldOnce(false).await;
@@ -1545,7 +1575,7 @@ mod tests {
         assert_eq!(path(), ["fn_a"]);
         // Past the slots (fn_a and as many more), the entry lives in `Slow` for the poll.
         let deep: Vec<FnGuard> = (0..FAST_DEPTH).map(|_| FN_A.enter_in_fn()).collect();
-        let seen = block_on(FN_C.instrument_fn(async {
+        let seen = block_on(InFn::<InC, _>::new(async {
             YieldOnce(false).await;
             path()
         }));
@@ -1560,7 +1590,7 @@ mod tests {
     #[test]
     fn a_panicking_async_fn_body_does_not_leave_a_stale_context() {
         let result =
-            std::panic::catch_unwind(|| block_on(FN_A.instrument_fn(async { panic!("boom") })));
+            std::panic::catch_unwind(|| block_on(InFn::<InA, _>::new(async { panic!("boom") })));
         assert!(result.is_err());
         assert!(CallContext::current().is_none());
     }

@@ -21,7 +21,20 @@ use std::fmt::Display;
 
 use serde::Serialize;
 
-pub use crate::context::{Scope, StaticScope, WithContext};
+pub use crate::__llm_trace_async_fn_output as async_fn_output;
+pub use crate::context::{FnScope, InFn, Scope, StaticScope, WithContext};
+
+/// The return type `#[traced_llm]` gives an async fn it rewrites as a plain fn returning its
+/// wrapped body: `impl Future<Output = $output>`. Written by a `macro_rules!` of this crate
+/// so that the `impl` surely has this crate's edition, 2024, whose `impl Trait` captures
+/// every lifetime in scope (the elided ones of `&self` and `&str` arguments included) as an
+/// `async fn`'s future does, whatever the edition of the crate the fn is in. (An `impl` the
+/// proc macro spans at the user's code has the user's edition: in 2021, error E0700.)
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __llm_trace_async_fn_output {
+    ($output:ty) => { impl ::core::future::Future<Output = $output> };
+}
 
 /// Holds a value so that trait methods can be probed on it by value first, then by reference.
 pub struct Rewrite<T>(Cell<Option<T>>);

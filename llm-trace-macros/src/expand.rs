@@ -7,7 +7,10 @@ use quote::{ToTokens, TokenStreamExt as _, quote, quote_spanned};
 use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, ExprAsync, Ident, LitStr, Path, ReturnType, Signature, Stmt, Type, token};
+use syn::{
+    Attribute, Expr, ExprAsync, FnArg, Ident, LitStr, Pat, PatIdent, Path, ReceiverKind,
+    ReturnType, Signature, Stmt, Token, Type, token,
+};
 
 use crate::attr::Args;
 use crate::item::{Body, TracedFn};
@@ -45,18 +48,26 @@ fn gen_function(args: &Args, mut func: TracedFn) -> TokenStream {
         Body::Parsed(stmts) if func.sig.asyncness.is_none() => match returned_async_block(stmts) {
             Some(slot) => {
                 // async-trait shape: the statements stay, the returned future is wrapped.
-                *slot = instrument_async_block(std::mem::replace(slot, Expr::PLACEHOLDER), &scope);
-                let mut tokens = TokenStream::new();
+                let async_block = std::mem::replace(slot, Expr::PLACEHOLDER);
+                let (items, wrapped) = instrument_async_block(args, &krate, &scope, async_block);
+                *slot = wrapped;
+                let mut tokens = items;
                 tokens.append_all(stmts.iter());
                 tokens
             }
             None => gen_sync(&scope, &block(brace, quote!(#(#stmts)*))),
         },
-        Body::Parsed(stmts) => gen_async(&scope, &func.sig, &block(brace, quote!(#(#stmts)*))),
+        Body::Parsed(stmts) => {
+            let body = block(brace, quote!(#(#stmts)*));
+            gen_async(args, &krate, &scope, &func.outer_attrs, &mut func.sig, &body)
+        }
         Body::Raw(tokens) if func.sig.asyncness.is_none() => {
             gen_sync(&scope, &block(brace, tokens.clone()))
         }
-        Body::Raw(tokens) => gen_async(&scope, &func.sig, &block(brace, tokens.clone())),
+        Body::Raw(tokens) => {
+            let body = block(brace, tokens.clone());
+            gen_async(args, &krate, &scope, &func.outer_attrs, &mut func.sig, &body)
+        }
     };
     let TracedFn { outer_attrs, vis, sig, brace_token, inner_attrs, .. } = &func;
     let mut out = quote!(#(#outer_attrs)* #vis #sig);
@@ -130,16 +141,165 @@ fn gen_sync(scope: &TokenStream, block: &TokenStream) -> TokenStream {
 /// Async: the body becomes an async block run inside the scope on every poll and on drop.
 /// A never-taken `return` of the declared type fixes the block's output type, so `?` and
 /// `return` infer as they did in the fn body.
-fn gen_async(scope: &TokenStream, sig: &Signature, block: &TokenStream) -> TokenStream {
-    let scope_var = Ident::new("__llm_trace_scope", Span::mixed_site());
+///
+/// With a static scope (no metadata, no session) the `async fn` becomes a plain fn that
+/// returns its body wrapped: `fn f(..) -> impl Future<Output = R> { InFn::<S, _>::new(async
+/// move { body }) }`, one state machine, as the `async fn` was, and no bigger (`S`, a unit
+/// struct declared in the fn, names the scope). Its arguments are moved into the block as an
+/// `async fn` moves them into its future, and the return type is written by a
+/// `macro_rules!` of the 2024 edition so that it captures the same lifetimes. Otherwise the
+/// `async fn` stays and awaits its wrapped body: a second state machine, whose first poll
+/// moves the arguments from one to the other. Otherwise is: a runtime scope (metadata or a
+/// session, evaluated on the first poll), `-> !`, or another attribute below this one that
+/// may be a macro wanting an `async fn` (`#[tokio::main]`, `#[tokio::test]`, ...).
+fn gen_async(
+    args: &Args,
+    krate: &Path,
+    scope: &TokenStream,
+    outer_attrs: &[Attribute],
+    sig: &mut Signature,
+    block: &TokenStream,
+) -> TokenStream {
     let fake_return = fake_return(sig);
-    quote! {
-        let #scope_var = #scope;
-        #scope_var.instrument_fn(async move {
+    let never = matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)));
+    let keep_async = !is_static(args) || never || !outer_attrs.iter().all(is_builtin);
+    let moves = if keep_async { Vec::new() } else { into_plain_fn(krate, sig) };
+    let future = quote! {
+        async move {
+            #(#moves)*
             #fake_return
             #block
-        }).await
+        }
+    };
+    let (items, wrapped) = wrap_future(args, krate, scope, future);
+    let awaited = keep_async.then(|| quote!(.await));
+    quote!(#items #wrapped #awaited)
+}
+
+/// Whether the scope is known at compile time: a `static`, entered without building anything.
+fn is_static(args: &Args) -> bool {
+    args.metadata.is_empty() && args.session.is_none()
+}
+
+/// `future`, wrapped to run inside the scope: statements to put before it, and the wrapped
+/// future. A static scope: `InFn` over a unit struct naming the scope, declared by the
+/// statements. A runtime one: `scope.instrument_fn(future)`, the scope built by the
+/// statements.
+fn wrap_future(
+    args: &Args,
+    krate: &Path,
+    scope: &TokenStream,
+    future: TokenStream,
+) -> (TokenStream, TokenStream) {
+    if is_static(args) {
+        let ty = Ident::new("__LlmTraceScope", Span::mixed_site());
+        let items = quote! {
+            struct #ty;
+            impl #krate::__private::FnScope for #ty {
+                #[inline(always)]
+                fn scope() -> &'static #krate::__private::StaticScope {
+                    #scope
+                }
+            }
+        };
+        (items, quote!(#krate::__private::InFn::<#ty, _>::new(#future)))
+    } else {
+        let scope_var = Ident::new("__llm_trace_scope", Span::mixed_site());
+        (quote!(let #scope_var = #scope;), quote!(#scope_var.instrument_fn(#future)))
     }
+}
+
+/// Whether an attribute is one of the compiler's or a tool's (`#[inline]`, `#[doc]`, lint
+/// levels, `#[clippy::..]`, ...), as opposed to a macro, which may need to see `async fn`.
+fn is_builtin(attr: &Attribute) -> bool {
+    const BUILTIN: &[&str] = &[
+        "allow",
+        "cfg",
+        "cold",
+        "deny",
+        "deprecated",
+        "doc",
+        "expect",
+        "forbid",
+        "inline",
+        "must_use",
+        "track_caller",
+        "warn",
+    ];
+    let path = attr.path();
+    match path.segments.first() {
+        Some(first) if path.segments.len() > 1 => {
+            ["clippy", "rustfmt", "diagnostic"].iter().any(|tool| first.ident == tool)
+        }
+        Some(only) => BUILTIN.iter().any(|name| only.ident == name),
+        None => false,
+    }
+}
+
+/// Turns an `async fn`'s signature into the plain fn's that returns its future, and returns
+/// the statements that move its arguments into the future (`let x = x;`, what `async fn`
+/// itself does): without them, an argument the body does not use, or uses a field of,
+/// would be dropped when the fn returns rather than when the future ends (outside the scope,
+/// too). `mut` moves to the binding inside; a pattern argument is bound to a name, and
+/// destructured inside; a reference (`&T`, `&self`) is left to be captured if used.
+fn into_plain_fn(krate: &Path, sig: &mut Signature) -> Vec<TokenStream> {
+    sig.asyncness = None;
+    let output = match &sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    let arrow = match &sig.output {
+        ReturnType::Type(arrow, _) => *arrow,
+        ReturnType::Default => Token![->](sig.paren_token.span.close()),
+    };
+    sig.output = ReturnType::Type(
+        arrow,
+        Box::new(Type::Verbatim(quote!(#krate::__private::async_fn_output!(#output)))),
+    );
+    let mut moves = Vec::new();
+    for (i, input) in sig.inputs.iter_mut().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => {
+                let by_value = match &receiver.kind {
+                    ReceiverKind::Reference(..) => false,
+                    ReceiverKind::Typed(_, ty) => !matches!(**ty, Type::Reference(_)),
+                    _ => true,
+                };
+                if by_value {
+                    let self_token = receiver.self_token;
+                    moves.push(quote!(let _ = &#self_token;));
+                }
+            }
+            FnArg::Typed(arg) => match &mut *arg.pat {
+                // A reference has nothing to drop: the body captures it if it uses it. (Moving
+                // it in anyway costs the first poll a copy of what the caller just stored,
+                // which the CPU cannot forward from its store buffer: a stall of ~4 ns.)
+                Pat::Ident(PatIdent { by_ref: None, mutability: None, subpat: None, .. })
+                    if matches!(*arg.ty, Type::Reference(_)) => {}
+                Pat::Ident(PatIdent { by_ref: None, mutability, ident, subpat: None, .. }) => {
+                    let mutability = mutability.take();
+                    moves.push(quote!(let #mutability #ident = #ident;));
+                }
+                pat => {
+                    let name = Ident::new(&format!("__llm_trace_arg{i}"), Span::mixed_site());
+                    let pat = std::mem::replace(
+                        pat,
+                        Pat::Ident(PatIdent {
+                            attrs: Vec::new(),
+                            by_ref: None,
+                            mutability: None,
+                            ident: name.clone(),
+                            subpat: None,
+                        }),
+                    );
+                    // Moved in first, as `async fn` does: `let _ = arg;` alone would not
+                    // capture the argument, which would then be dropped at once.
+                    moves.push(quote!(let #name = #name; let #pat = #name;));
+                }
+            },
+        }
+    }
+    moves
 }
 
 fn fake_return(sig: &Signature) -> TokenStream {
@@ -232,20 +392,26 @@ fn is_box_pin(func: &Expr) -> bool {
     )
 }
 
-/// `async move { body }` → `async move { let scope = ..; scope.instrument_fn(async move { body }).await }`:
-/// the scope is built and entered when the returned future is polled, not when it is made.
-fn instrument_async_block(expr: Expr, scope: &TokenStream) -> Expr {
+/// The async block an async-trait shaped fn returns, wrapped: statements to put first in the
+/// fn, and what replaces the block. A static scope: `InFn::<S, _>::new(async move { body })`.
+/// A runtime scope: `async move { let scope = ..; scope.instrument_fn(async move { body })
+/// .await }`, so that the scope is built when the returned future is polled, not when it is
+/// made.
+fn instrument_async_block(
+    args: &Args,
+    krate: &Path,
+    scope: &TokenStream,
+    expr: Expr,
+) -> (TokenStream, Expr) {
     let Expr::Async(ExprAsync { attrs, async_token, capture, block, .. }) = expr else {
         unreachable!("returned_async_block only finds async blocks")
     };
-    let scope_var = Ident::new("__llm_trace_scope", Span::mixed_site());
-    syn::parse_quote! {
-        #(#attrs)*
-        async #capture {
-            let #scope_var = #scope;
-            #scope_var.instrument_fn(#async_token #capture #block).await
-        }
+    let future = quote!(#(#attrs)* #async_token #capture #block);
+    let (items, wrapped) = wrap_future(args, krate, scope, future);
+    if is_static(args) {
+        return (items, syn::parse_quote!(#wrapped));
     }
+    (TokenStream::new(), syn::parse_quote!(#async_token #capture { #items #wrapped.await }))
 }
 
 #[cfg(test)]
@@ -279,7 +445,7 @@ mod tests {
     }
 
     #[test]
-    fn async_fn_instruments_an_async_block_with_the_return_type() {
+    fn async_fn_returns_its_instrumented_body_with_the_return_type() {
         let out = expand(
             quote!(),
             quote!(
@@ -289,11 +455,87 @@ mod tests {
             ),
         );
         assert!(
-            out.starts_with("async fn f () -> impl Display { let __llm_trace_scope = "),
+            out.starts_with(
+                "fn f () -> :: llm_trace :: __private :: async_fn_output ! (impl Display) \
+                 { struct __LlmTraceScope ; \
+                 impl :: llm_trace :: __private :: FnScope for __LlmTraceScope {"
+            ),
             "{out}"
         );
-        assert!(out.contains("__llm_trace_scope . instrument_fn (async move {"), "{out}");
+        assert!(out.contains("& __LLM_TRACE_SCOPE } } }"), "{out}");
+        assert!(
+            out.contains("InFn :: < __LlmTraceScope , _ > :: new (async move { # [allow"),
+            "{out}"
+        );
         assert!(out.contains("let __llm_trace_return : _ = loop { } ;"), "{out}");
+        assert!(out.ends_with("{ 1 } }) }"), "{out}");
+    }
+
+    #[test]
+    fn async_fn_arguments_move_into_the_future_as_in_an_async_fn() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f(self, a: A, mut b: B, (c, d): (C, D), _: E, ref f: F, g: &G) {}
+            ),
+        );
+        assert!(
+            out.starts_with(
+                "fn f (self , a : A , b : B , __llm_trace_arg3 : (C , D) , \
+                 __llm_trace_arg4 : E , __llm_trace_arg5 : F , g : & G) -> \
+                 :: llm_trace :: __private :: async_fn_output ! (())"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "async move { let _ = & self ; let a = a ; let mut b = b ; \
+                 let __llm_trace_arg3 = __llm_trace_arg3 ; let (c , d) = __llm_trace_arg3 ; \
+                 let __llm_trace_arg4 = __llm_trace_arg4 ; let _ = __llm_trace_arg4 ; \
+                 let __llm_trace_arg5 = __llm_trace_arg5 ; let ref f = __llm_trace_arg5 ; # [allow"
+            ),
+            "{out}"
+        );
+        // By reference, `self` has nothing to drop.
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f(&self) {}
+            ),
+        );
+        assert!(out.contains("async move { # [allow"), "{out}");
+    }
+
+    #[test]
+    fn async_fn_under_another_attribute_macro_stays_async() {
+        let item = quote!(
+            #[tokio::test]
+            async fn f() {}
+        );
+        let out = expand(quote!(), item);
+        assert!(out.starts_with("# [tokio :: test] async fn f () {"), "{out}");
+        let item = quote!(
+            #[inline]
+            #[cfg(test)]
+            #[clippy::cognitive_complexity = "9"]
+            /// Docs.
+            async fn f() {}
+        );
+        let out = expand(quote!(), item);
+        assert!(out.contains("] fn f () -> :: llm_trace"), "{out}");
+    }
+
+    #[test]
+    fn async_fn_with_metadata_stays_async_and_awaits_its_body() {
+        let out = expand(
+            quote!(session = "s"),
+            quote!(
+                async fn f(a: A) -> u32 {
+                    1
+                }
+            ),
+        );
+        assert!(out.starts_with("async fn f (a : A) -> u32 {"), "{out}");
         assert!(out.ends_with("{ 1 } }) . await }"), "{out}");
     }
 
@@ -340,8 +582,12 @@ mod tests {
                 }
             ),
         ] {
-            let out = expand(quote!(), item);
+            let out = expand(quote!(), item.clone());
             assert!(!out.contains("__llm_trace_guard"), "{out}");
+            assert!(out.contains("{ struct __LlmTraceScope ;"), "{out}");
+            assert!(out.contains("InFn :: < __LlmTraceScope , _ > :: new (async move {"), "{out}");
+            // With a runtime scope, built when the future is first polled.
+            let out = expand(quote!(session = "s"), item);
             assert!(out.contains("async move { let __llm_trace_scope = "), "{out}");
             assert!(out.contains("__llm_trace_scope . instrument_fn (async move {"), "{out}");
         }

@@ -20,7 +20,9 @@ use proc_macro::TokenStream;
 /// the metadata and session you give, and the `call_path` of the annotated functions around
 /// it. Calls are recorded by the traced OpenAI client (`llm_trace::openai::TracedClient`), by
 /// call sites this attribute rewrites (see below), and by the manual API (`llm_trace::call`).
-/// The function's signature, attributes and doc comments stay exactly as written.
+/// The function's attributes and doc comments stay exactly as written, and so does its
+/// signature, but for an `async fn`'s, which usually becomes that of the fn it is sugar for
+/// (see [Async functions](#async-functions)).
 ///
 /// ```
 /// use llm_trace::{sink::MemorySink, traced_llm, FinishReason, Tracer};
@@ -119,6 +121,43 @@ use proc_macro::TokenStream;
 /// tokio needed), and futures interleaved on one thread (`join!`, `select!`) each see only
 /// their own. `metadata` and `session` are evaluated when the body starts, that is on the
 /// first poll (which is also when the arguments are first looked at).
+///
+/// Without `metadata` or `session`, and unless another attribute below this one may be a
+/// macro that needs an `async fn` (`#[tokio::main]`, `#[tokio::test]`, ...), the `async fn`
+/// is written as what it is sugar for, a fn returning its future, `fn f(..) -> impl
+/// Future<Output = R>`, whose future is the body wrapped: one state machine rather than the
+/// `async fn`'s around the wrapped body's, which would move the arguments from one to the
+/// other on the first poll. Callers see no difference: the future holds every argument until
+/// it ends, as an `async fn`'s does, and captures the same lifetimes in every edition. Trait
+/// impls of `async fn` methods accept it; rustdoc shows the fn form.
+///
+/// ```edition2021
+/// use llm_trace::{traced_llm, CallContext};
+///
+/// struct Agent {
+///     name: String,
+/// }
+///
+/// impl Agent {
+///     // Elided lifetimes, an `impl Trait` argument and a generic, in a 2021-edition crate.
+///     #[traced_llm]
+///     async fn greet<T: std::fmt::Display>(&self, hello: &str, to: impl AsRef<str>, n: T) -> String {
+///         let function = CallContext::current().unwrap().function_name().to_owned();
+///         format!("{hello} {} #{n}, from {} in {function}", to.as_ref(), self.name)
+///     }
+/// }
+///
+/// let agent = Agent { name: "ada".into() };
+/// let future = agent.greet("hi", String::from("bob"), 7);
+/// assert_eq!(block_on(future), "hi bob #7, from ada in greet");
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     let mut f = std::pin::pin!(f);
+/// #     loop {
+/// #         if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; }
+/// #     }
+/// # }
+/// ```
 ///
 /// A function that is not `async` but returns an async block — `async move { .. }`,
 /// `Box::pin(async move { .. })` or `async move { .. }.boxed()`, as `#[async_trait]` generates
