@@ -14,7 +14,8 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use support::macro_fns::{
     annotated_async, annotated_sync, block_on, floor_async, floor_sync, plain_async, plain_sync,
-    prompt_annotated_async, prompt_annotated_sync, prompt_plain_async, prompt_plain_sync,
+    prompt_annotated_async, prompt_annotated_sync, prompt_floor_async, prompt_plain_async,
+    prompt_plain_sync,
 };
 
 fn macro_overhead(c: &mut Criterion) {
@@ -47,6 +48,9 @@ fn macro_overhead(c: &mut Criterion) {
     });
     group.bench_function("prompt_async_annotated", |b| {
         b.iter(|| block_on(async { prompt_annotated_async(ticket).await }))
+    });
+    group.bench_function("prompt_async_floor", |b| {
+        b.iter(|| block_on(async { prompt_floor_async(ticket).await }))
     });
     group.finish();
 }

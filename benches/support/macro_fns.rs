@@ -124,6 +124,12 @@ pub async fn prompt_annotated_async(ticket: &str) -> String {
     prompt!(ticket)
 }
 
+/// The floor for the async prompt-building fn: its body in [`Floor`].
+#[inline(never)]
+pub fn prompt_floor_async(ticket: &str) -> impl Future<Output = String> {
+    Floor { inner: async move { prompt!(ticket) } }
+}
+
 /// Polls `future` to completion on this thread (these futures never wait).
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut cx = Context::from_waker(Waker::noop());
