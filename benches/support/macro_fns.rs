@@ -28,21 +28,29 @@ pub fn annotated_sync(x: u64) -> u64 {
 /// `#[traced_llm]` costs beyond this is its own.
 #[inline(never)]
 pub fn floor_sync(x: u64) -> u64 {
-    struct Restore(usize);
-    impl Drop for Restore {
-        #[inline(always)]
-        fn drop(&mut self) {
-            CURRENT.set(self.0);
-        }
-    }
-    static SCOPE: &str = "floor_sync";
-    let _restore = Restore(CURRENT.replace(SCOPE.as_ptr() as usize));
+    let _restore = set_current("floor_sync");
     black_box(x).wrapping_mul(31).rotate_left(7)
 }
 
 thread_local! {
-    /// The word [`floor_sync`] sets: where a call would find its context.
+    /// The word the floors set: where a call would find its context.
     static CURRENT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Sets [`CURRENT`] to `scope` until the returned value is dropped.
+#[inline(always)]
+fn set_current(scope: &'static str) -> Restore {
+    Restore(CURRENT.replace(scope.as_ptr() as usize))
+}
+
+/// Puts back the [`CURRENT`] it holds when dropped.
+struct Restore(usize);
+
+impl Drop for Restore {
+    #[inline(always)]
+    fn drop(&mut self) {
+        CURRENT.set(self.0);
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -58,22 +66,13 @@ impl<F: Future> Future for Floor<F> {
 
     #[inline]
     fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        struct Restore(usize);
-        impl Drop for Restore {
-            #[inline(always)]
-            fn drop(&mut self) {
-                CURRENT.set(self.0);
-            }
-        }
-        static SCOPE: &str = "floor_async";
-        let _restore = Restore(CURRENT.replace(SCOPE.as_ptr() as usize));
+        let _restore = set_current("floor_async");
         self.project().inner.poll(cx)
     }
 }
 
 /// The floor for an async fn: its body in one state machine, wrapped in [`Floor`], which
-/// saves, sets and restores [`CURRENT`] around every poll. (The macro keeps the `async fn`
-/// and awaits its wrapped body inside: a second state machine, 3 instructions more.)
+/// saves, sets and restores [`CURRENT`] around every poll.
 #[inline(never)]
 pub fn floor_async(x: u64) -> impl Future<Output = u64> {
     Floor { inner: async move { black_box(x).wrapping_mul(31).rotate_left(7) } }
