@@ -205,6 +205,22 @@ impl Config {
             config.otlp.headers =
                 parse_pairs(&value).map_err(|reason| bad(name, "<hidden>", reason))?;
         }
+        // Another protocol would send protobuf over HTTP to a port that speaks gRPC or JSON,
+        // and every export would fail. Checked only when exporting: the variables may be set
+        // for other programs.
+        let exporting = config.otlp.endpoint.is_some() || config.otlp.traces_endpoint.is_some();
+        if let Some((name, value)) =
+            get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        {
+            if exporting && value.trim() != "http/protobuf" {
+                return Err(bad(
+                    name,
+                    &value,
+                    "llm-trace exports OTLP as `http/protobuf` only (to the collector's HTTP \
+                     port, usually 4318): set that, or unset the variable",
+                ));
+            }
+        }
         config.otlp.service_name = get("OTEL_SERVICE_NAME").map(|(_, v)| v.trim().to_owned());
         if let Some((name, value)) = get("OTEL_RESOURCE_ATTRIBUTES") {
             config.otlp.resource_attributes =
@@ -503,6 +519,25 @@ mod tests {
             ]
         );
         assert_eq!(config.otlp.timeout, Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn an_otlp_protocol_other_than_http_protobuf_is_refused_when_exporting() {
+        let endpoint = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
+        for bad in ["grpc", "http/json"] {
+            let err = from(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", bad)]).unwrap_err();
+            let err = err.to_string();
+            assert!(err.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && err.contains(bad), "{err}");
+            assert!(err.contains("http/protobuf"), "{err}");
+        }
+        // The traces-specific variable wins; either may say what llm-trace does.
+        let traces = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf");
+        assert!(from(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), traces]).is_ok());
+        let err = from(&[endpoint, ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]).unwrap_err();
+        assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"), "{err}");
+        assert!(from(&[endpoint, ("OTEL_EXPORTER_OTLP_PROTOCOL", " http/protobuf ")]).is_ok());
+        // Not exporting: set for other programs, and none of llm-trace's business.
+        assert!(from(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).is_ok());
     }
 
     #[test]

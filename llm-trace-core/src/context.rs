@@ -788,7 +788,9 @@ pin_project_lite::pin_project! {
     /// body's drop, finished or not (it has nothing left to drop once finished), and the
     /// field after the body leaves it, having no room for the depth: by taking one entry off,
     /// which is the same unless the body's drop leaked a guard (then an entry is left above,
-    /// until the next fn or scope around it ends, as for a leaked [`ScopeGuard`]).
+    /// until the next fn or scope around it ends, as for a leaked [`ScopeGuard`]) or the
+    /// entry could not be made (more than 32 deep on a thread whose stack is being torn
+    /// down): a mislabelled call at worst, as for [`FnGuard`].
     #[doc(hidden)]
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
