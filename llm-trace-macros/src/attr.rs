@@ -56,72 +56,94 @@ impl Args {
 }
 
 impl Parse for Args {
+    /// Parses every argument, and on a bad one goes on with the next (past the next `,`), so
+    /// that one compile shows every mistake, each at its token.
     fn parse(input: ParseStream<'_>) -> syn::Result<Args> {
         let mut args = Args::default();
         let mut seen: Vec<Ident> = Vec::new();
+        let mut errors: Option<syn::Error> = None;
         while !input.is_empty() {
-            let key = match input.call(Ident::parse_any) {
-                Ok(key) => key.unraw(),
-                Err(_) => {
-                    let (span, found) = next_token(input);
-                    return Err(syn::Error::new(
-                        span,
-                        format!("expected an argument, found {found}; #[traced_llm] takes {USAGE}"),
-                    ));
+            let parsed = args.parse_one(input, &mut seen).and_then(|()| {
+                if input.is_empty() || input.peek(Token![,]) {
+                    return Ok(());
                 }
-            };
-            let name = key.to_string();
-            if !ARGUMENTS.contains(&name.as_str()) {
-                return Err(unknown_argument(&key));
+                let (span, found) = next_token(input);
+                Err(syn::Error::new(span, format!("expected `,` between arguments, found {found}")))
+            });
+            if let Err(error) = parsed {
+                match &mut errors {
+                    Some(errors) => errors.combine(error),
+                    None => errors = Some(error),
+                }
+                // Skip what is left of this argument.
+                while !input.is_empty() && !input.peek(Token![,]) {
+                    input.parse::<TokenTree>()?;
+                }
             }
-            if seen.contains(&key) {
-                return Err(syn::Error::new(
-                    key.span(),
-                    format!("duplicate argument `{name}`: give each argument once"),
-                ));
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
             }
-            seen.push(key.clone());
-            match name.as_str() {
-                "name" => {
-                    expect_eq(input, &key, "name = \"classify_ticket\"")?;
-                    args.name = Some(parse_name(input)?);
-                }
-                "tags" => {
-                    expect_eq(input, &key, "tags = [\"support\", \"billing\"]")?;
-                    args.tags = parse_tags(input)?;
-                }
-                "metadata" => args.metadata = parse_metadata(input, &key)?,
-                "session" => {
-                    expect_eq(input, &key, "session = request.session_id.as_str()")?;
-                    args.session = Some(parse_expr(
-                        input,
-                        "expected an expression for the session id, like \
-                         `session = request.session_id.as_str()`",
-                    )?);
-                }
-                "rewrite" => {
-                    expect_eq(input, &key, "rewrite = false")?;
-                    args.rewrite = Some(parse_bool(input)?);
-                }
-                "crate" => {
-                    expect_eq(input, &key, "crate = my_facade::llm_trace")?;
-                    args.krate = Some(parse_crate_path(input)?);
-                }
-                _ => unreachable!("every name in ARGUMENTS is handled"),
-            }
-            if input.is_empty() {
-                break;
-            }
-            if !input.peek(Token![,]) {
+        }
+        match errors {
+            Some(errors) => Err(errors),
+            None => Ok(args),
+        }
+    }
+}
+
+impl Args {
+    /// One `key = value` (or `metadata(..)`), into `self`.
+    fn parse_one(&mut self, input: ParseStream<'_>, seen: &mut Vec<Ident>) -> syn::Result<()> {
+        let key = match input.call(Ident::parse_any) {
+            Ok(key) => key.unraw(),
+            Err(_) => {
                 let (span, found) = next_token(input);
                 return Err(syn::Error::new(
                     span,
-                    format!("expected `,` between arguments, found {found}"),
+                    format!("expected an argument, found {found}; #[traced_llm] takes {USAGE}"),
                 ));
             }
-            input.parse::<Token![,]>()?;
+        };
+        let name = key.to_string();
+        if !ARGUMENTS.contains(&name.as_str()) {
+            return Err(unknown_argument(&key));
         }
-        Ok(args)
+        if seen.contains(&key) {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("duplicate argument `{name}`: give each argument once"),
+            ));
+        }
+        seen.push(key.clone());
+        match name.as_str() {
+            "name" => {
+                expect_eq(input, &key, "name = \"classify_ticket\"")?;
+                self.name = Some(parse_name(input)?);
+            }
+            "tags" => {
+                expect_eq(input, &key, "tags = [\"support\", \"billing\"]")?;
+                self.tags = parse_tags(input)?;
+            }
+            "metadata" => self.metadata = parse_metadata(input, &key)?,
+            "session" => {
+                expect_eq(input, &key, "session = request.session_id.as_str()")?;
+                self.session = Some(parse_expr(
+                    input,
+                    "expected an expression for the session id, like \
+                     `session = request.session_id.as_str()`",
+                )?);
+            }
+            "rewrite" => {
+                expect_eq(input, &key, "rewrite = false")?;
+                self.rewrite = Some(parse_bool(input)?);
+            }
+            "crate" => {
+                expect_eq(input, &key, "crate = my_facade::llm_trace")?;
+                self.krate = Some(parse_crate_path(input)?);
+            }
+            _ => unreachable!("every name in ARGUMENTS is handled"),
+        }
+        Ok(())
     }
 }
 
@@ -554,6 +576,29 @@ mod tests {
         assert_eq!(e, "expected `,` between arguments, found `tags`");
         let e = error(quote!(name "a"));
         assert!(e.starts_with("expected `=` after `name`, found `\"a\"`"), "{e}");
+    }
+
+    #[test]
+    fn every_bad_argument_is_reported_each_at_its_token() {
+        let errors = match parse(quote!(nmae = "x", tags = [1], rewrite = false, tags = ["a"] x)) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        };
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("unknown argument `nmae`: did you mean `name`?"),
+            "{errors:#?}"
+        );
+        assert!(errors[1].contains("string literal"), "{errors:#?}");
+        // `tags` was seen once, even though its value was bad.
+        assert_eq!(errors[2], "duplicate argument `tags`: give each argument once");
+        // A bad argument does not hide a missing comma after a good one.
+        let errors: Vec<String> = match parse(quote!(tags = [2], name = "a" session = s)) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        };
+        assert_eq!(errors.len(), 2, "{errors:#?}");
+        assert_eq!(errors[1], "expected `,` between arguments, found `session`");
     }
 
     #[test]

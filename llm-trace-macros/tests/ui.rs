@@ -1,5 +1,6 @@
 //! Compile-time behaviour of `#[traced_llm]`: every supported shape of function compiles
-//! (without warnings) and runs; every misuse is one error that says what to write instead.
+//! (without warnings) and runs; every misuse is an error that says what to write instead, and
+//! all of an attribute's bad arguments show in one compile.
 
 #[test]
 fn ui() {
