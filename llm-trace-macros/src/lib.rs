@@ -127,9 +127,10 @@ use proc_macro::TokenStream;
 /// is written as what it is sugar for, a fn returning its future, `fn f(..) -> impl
 /// Future<Output = R>`, whose future is the body wrapped: one state machine rather than the
 /// `async fn`'s around the wrapped body's, which would move the arguments from one to the
-/// other on the first poll. Callers see no difference: the future holds every argument until
-/// it ends, as an `async fn`'s does, and captures the same lifetimes in every edition. Trait
-/// impls of `async fn` methods accept it; rustdoc shows the fn form.
+/// other on the first poll. Callers see no difference: the future holds every argument with
+/// something to drop until it ends, as an `async fn`'s does (and drops it in the fn's
+/// context), and captures the same lifetimes in every edition. Trait impls of `async fn`
+/// methods accept it; rustdoc shows the fn form.
 ///
 /// ```edition2021
 /// use llm_trace::{traced_llm, CallContext};
