@@ -290,13 +290,6 @@ impl Scope {
     pub fn instrument<F: Future>(self, future: F) -> WithContext<F> {
         WithContext { frame: ManuallyDrop::new(Some(self.frame)), inner: Some(future) }
     }
-
-    /// [`instrument`](Self::instrument): what `#[traced_llm]` wraps an async fn's body in
-    /// when its scope is built at run time (see [`InFn`] for static scopes). Not a public API.
-    #[doc(hidden)]
-    pub fn instrument_fn<F: Future>(self, future: F) -> WithContext<F> {
-        self.instrument(future)
-    }
 }
 
 /// A scope whose name, module and tags are known at compile time. `#[traced_llm]` without
@@ -803,8 +796,7 @@ pin_project_lite::pin_project! {
     }
 
     impl<S: FnScope, F> PinnedDrop for InFn<S, F> {
-        fn drop(this: Pin<&mut Self>) {
-            let _ = this;
+        fn drop(_this: Pin<&mut Self>) {
             push_static(S::scope());
         }
     }

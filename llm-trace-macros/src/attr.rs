@@ -445,6 +445,14 @@ mod tests {
         }
     }
 
+    /// Every error, when there are several.
+    fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
+        match parse(tokens) {
+            Ok(_) => panic!("expected errors"),
+            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
     #[test]
     fn no_arguments() {
         let args = parse(quote!()).unwrap();
@@ -580,25 +588,19 @@ mod tests {
 
     #[test]
     fn every_bad_argument_is_reported_each_at_its_token() {
-        let errors = match parse(quote!(nmae = "x", tags = [1], rewrite = false, tags = ["a"] x)) {
-            Ok(_) => panic!("expected errors"),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-        };
-        assert_eq!(errors.len(), 3, "{errors:#?}");
+        let three = errors(quote!(nmae = "x", tags = [1], rewrite = false, tags = ["a"] x));
+        assert_eq!(three.len(), 3, "{three:#?}");
         assert!(
-            errors[0].starts_with("unknown argument `nmae`: did you mean `name`?"),
-            "{errors:#?}"
+            three[0].starts_with("unknown argument `nmae`: did you mean `name`?"),
+            "{three:#?}"
         );
-        assert!(errors[1].contains("string literal"), "{errors:#?}");
+        assert!(three[1].contains("string literal"), "{three:#?}");
         // `tags` was seen once, even though its value was bad.
-        assert_eq!(errors[2], "duplicate argument `tags`: give each argument once");
+        assert_eq!(three[2], "duplicate argument `tags`: give each argument once");
         // A bad argument does not hide a missing comma after a good one.
-        let errors: Vec<String> = match parse(quote!(tags = [2], name = "a" session = s)) {
-            Ok(_) => panic!("expected errors"),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        };
-        assert_eq!(errors.len(), 2, "{errors:#?}");
-        assert_eq!(errors[1], "expected `,` between arguments, found `session`");
+        let two = errors(quote!(tags = [2], name = "a" session = s));
+        assert_eq!(two.len(), 2, "{two:#?}");
+        assert_eq!(two[1], "expected `,` between arguments, found `session`");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Code generation: the annotated function, re-emitted token for token, with its body
-//! entering a `Scope` (sync), wrapped in `instrument_fn` (async), or with its returned
-//! async block wrapped (async-trait shape).
+//! entering a `Scope` (sync), wrapped in `InFn` or `Scope::instrument` (async), or with its
+//! returned async block wrapped (async-trait shape).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, TokenStreamExt as _, quote, quote_spanned};
@@ -85,9 +85,9 @@ fn block(brace: token::Brace, inner: TokenStream) -> TokenStream {
     tokens
 }
 
-/// An expression with `.enter_in_fn()` and `.instrument_fn(..)`. Everything known at compile
-/// time (the usual case): a reference to a `static` `StaticScope`, so that entering builds
-/// nothing and the context of an outermost call is built once. With metadata or a session:
+/// An expression with `.enter_in_fn()`. Everything known at compile time (the usual case): a
+/// reference to a `static` `StaticScope`, so that entering builds nothing and the context of
+/// an outermost call is built once. With metadata or a session:
 /// `Scope::new(name, module_path!(), &[tags]).with_metadata(..)*.with_session(..)?`.
 fn gen_scope(args: &Args, krate: &Path, sig: &Signature) -> TokenStream {
     let name = match &args.name {
@@ -183,7 +183,7 @@ fn is_static(args: &Args) -> bool {
 
 /// `future`, wrapped to run inside the scope: statements to put before it, and the wrapped
 /// future. A static scope: `InFn` over a unit struct naming the scope, declared by the
-/// statements. A runtime one: `scope.instrument_fn(future)`, the scope built by the
+/// statements. A runtime one: `scope.instrument(future)`, the scope built by the
 /// statements.
 fn wrap_future(
     args: &Args,
@@ -205,7 +205,7 @@ fn wrap_future(
         (items, quote!(#krate::__private::InFn::<#ty, _>::new(#future)))
     } else {
         let scope_var = Ident::new("__llm_trace_scope", Span::mixed_site());
-        (quote!(let #scope_var = #scope;), quote!(#scope_var.instrument_fn(#future)))
+        (quote!(let #scope_var = #scope;), quote!(#scope_var.instrument(#future)))
     }
 }
 
@@ -244,13 +244,9 @@ fn is_builtin(attr: &Attribute) -> bool {
 /// destructured inside; a reference (`&T`, `&self`) is left to be captured if used.
 fn into_plain_fn(krate: &Path, sig: &mut Signature) -> Vec<TokenStream> {
     sig.asyncness = None;
-    let output = match &sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
-    let arrow = match &sig.output {
-        ReturnType::Type(arrow, _) => *arrow,
-        ReturnType::Default => Token![->](sig.paren_token.span.close()),
+    let (arrow, output) = match &sig.output {
+        ReturnType::Type(arrow, ty) => (*arrow, ty.to_token_stream()),
+        ReturnType::Default => (Token![->](sig.paren_token.span.close()), quote!(())),
     };
     sig.output = ReturnType::Type(
         arrow,
@@ -394,7 +390,7 @@ fn is_box_pin(func: &Expr) -> bool {
 
 /// The async block an async-trait shaped fn returns, wrapped: statements to put first in the
 /// fn, and what replaces the block. A static scope: `InFn::<S, _>::new(async move { body })`.
-/// A runtime scope: `async move { let scope = ..; scope.instrument_fn(async move { body })
+/// A runtime scope: `async move { let scope = ..; scope.instrument(async move { body })
 /// .await }`, so that the scope is built when the returned future is polled, not when it is
 /// made.
 fn instrument_async_block(
@@ -589,7 +585,7 @@ mod tests {
             // With a runtime scope, built when the future is first polled.
             let out = expand(quote!(session = "s"), item);
             assert!(out.contains("async move { let __llm_trace_scope = "), "{out}");
-            assert!(out.contains("__llm_trace_scope . instrument_fn (async move {"), "{out}");
+            assert!(out.contains("__llm_trace_scope . instrument (async move {"), "{out}");
         }
         // A sync fn returning something else is sync.
         let out = expand(
